@@ -300,6 +300,9 @@ def optimise(nodes, workloads, strategy):
     fixed = {}
     whole_fixed = {}
     yvar = {}
+    # Workloads that may run on several models are pooled into classes with the same per-model
+    # resolution: the program stays small however many workloads there are.
+    classes = {}
     for w in workloads:
         if len(w.models) == 1:
             key, prof = list(w.models.items())[0]
@@ -308,26 +311,33 @@ def optimise(nodes, workloads, strategy):
             else:
                 fixed[(key, prof)] = fixed.get((key, prof), 0) + w.instances
             continue
+        ckey = (tuple(sorted(w.models.items(), key=lambda kv: (kv[0], kv[1] or ''))), w.gpus or 0)
+        classes.setdefault(ckey, []).append(w)
+    class_list = []
+    for ckey in sorted(classes, key=lambda k: (classes[k][0].name)):
+        cid = len(class_list)
+        members = classes[ckey]
+        class_list.append((dict(ckey[0]), ckey[1], members))
         split = {}
-        for key in sorted(w.models):
-            split[key] = prog.var(('y', w.name, key), w.gpus or 0, priority=2)
-            yvar[(w.name, key)] = split[key]
-        prog.rows.append((dict((v, 1) for v in split.values()), '==', w.instances))
+        for key in sorted(dict(ckey[0])):
+            split[key] = prog.var(('y', cid, key), ckey[1], priority=2)
+            yvar[(cid, key)] = split[key]
+        prog.rows.append((dict((v, 1) for v in split.values()), '==', sum(w.instances for w in members)))
     row_of = {}
     for key in sorted(models):
         for p in sorted(demanded[key]):
             coeffs = dict(supply.get((key, p), {}))
-            for w in workloads:
-                if len(w.models) > 1 and w.models.get(key) == p:
-                    coeffs[yvar[(w.name, key)]] = coeffs.get(yvar[(w.name, key)], 0) - 1
+            for cid, (cmodels, cgpus, members) in enumerate(class_list):
+                if cmodels.get(key) == p:
+                    coeffs[yvar[(cid, key)]] = -1
             row_of[(key, p)] = len(prog.rows)
             prog.rows.append((coeffs, '>=', fixed.get((key, p), 0)))
     # Capacity per model: MIG GPUs + whole GPUs <= GPUs of that model.
     for key in sorted(models):
         coeffs = dict((v, 1) for (k, j), v in xvar.items() if k == key)
-        for w in workloads:
-            if len(w.models) > 1 and key in w.models and w.gpus:
-                coeffs[yvar[(w.name, key)]] = w.gpus
+        for cid, (cmodels, cgpus, members) in enumerate(class_list):
+            if cgpus and key in cmodels:
+                coeffs[yvar[(cid, key)]] = cgpus
         if strategy == 'single':
             # Nodes are whole units: each node serves one profile, or stays MIG-disabled.
             qs = {}
@@ -352,9 +362,9 @@ def optimise(nodes, workloads, strategy):
                 for t, qv in qs[size]:
                     if t == ('whole', None):
                         coeffs_w[qv] = size
-            for w in workloads:
-                if len(w.models) > 1 and key in w.models and w.gpus:
-                    coeffs_w[yvar[(w.name, key)]] = -w.gpus
+            for cid, (cmodels, cgpus, members) in enumerate(class_list):
+                if cgpus and key in cmodels:
+                    coeffs_w[yvar[(cid, key)]] = -cgpus
             prog.rows.append((coeffs_w, '>=', whole_fixed.get(key, 0)))
         else:
             if coeffs:
@@ -369,7 +379,20 @@ def optimise(nodes, workloads, strategy):
         raise PlanError(_shortfall(nodes, workloads, strategy))
     except milp.SearchLimit as exc:
         raise PlanError('the planner could not prove an optimum (%s); split the fleet or the workloads' % exc)
-    return {'prog': prog, 'x': x, 'cols': cols, 'xvar': xvar, 'yvar': yvar, 'models': models,
+    # Spread each class's per-model allocation over its workloads, in order.
+    split_of = {}
+    for cid, (cmodels, cgpus, members) in enumerate(class_list):
+        left = [(key, int(round(x[yvar[(cid, key)]]))) for key in sorted(cmodels)]
+        for w in members:
+            alloc = {}
+            for _ in range(w.instances):
+                while left and left[0][1] == 0:
+                    left.pop(0)
+                key, n = left[0]
+                alloc[key] = alloc.get(key, 0) + 1
+                left[0] = (key, n - 1)
+            split_of[w.name] = alloc
+    return {'prog': prog, 'x': x, 'cols': cols, 'xvar': xvar, 'split': split_of, 'models': models,
             'gpus_used': value + whole_total, 'lower_bound': bound + whole_total}
 
 
@@ -427,8 +450,7 @@ def build_plan(nodes, workloads, strategy, solution):
         if len(w.models) == 1:
             alloc[list(w.models)[0]] = w.instances
         else:
-            for key in sorted(w.models):
-                alloc[key] = int(round(x[solution['yvar'][(w.name, key)]]))
+            alloc = solution['split'][w.name]
         i = 0
         for key in sorted(alloc):
             for _ in range(alloc[key]):
