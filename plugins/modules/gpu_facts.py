@@ -28,7 +28,8 @@ options:
   nvidia_smi_path:
     description:
       - Path of the C(nvidia-smi) binary.
-      - By default it is looked up on E(PATH), then in C(/usr/bin), C(/usr/local/bin) and C(/usr/local/nvidia/bin).
+      - By default it is looked up on E(PATH) (and the sbin directories), then in C(/usr/bin), C(/usr/local/bin)
+        and C(/usr/local/nvidia/bin).
     type: path
   include_mig_profiles:
     description:
@@ -230,7 +231,8 @@ def main():
         if not (os.path.isfile(smi) and os.access(smi, os.X_OK)):
             module.fail_json(msg='nvidia_smi_path %s does not exist or is not executable' % smi)
     else:
-        smi = module.get_bin_path('nvidia-smi', opt_dirs=EXTRA_DIRS)
+        # PATH first (so a PATH entry can override), then where driver packages and containers put it.
+        smi = module.get_bin_path('nvidia-smi') or module.get_bin_path('nvidia-smi', opt_dirs=EXTRA_DIRS)
         if not smi:
             module.fail_json(msg='nvidia-smi was not found on this host (PATH and %s). Install the NVIDIA driver '
                                  '(role cnai.platform.nvidia_driver) or set nvidia_smi_path.' % ', '.join(EXTRA_DIRS))

@@ -1,0 +1,365 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnai.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nvidia_smi parsing on real H200 output and on NVIDIA's documented formats (no Ansible involved)."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import random
+
+import pytest
+
+from ansible_collections.cnai.platform.plugins.module_utils import mig_catalog
+from ansible_collections.cnai.platform.plugins.module_utils import nvidia_smi as ns
+
+FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'nvidia-smi')
+H200_PLACEMENTS = {
+    '1g.18gb': ([0, 1, 2, 3, 4, 5, 6], 1), '1g.18gb+me': ([0, 1, 2, 3, 4, 5, 6], 1), '1g.35gb': ([0, 2, 4, 6], 2),
+    '2g.35gb': ([0, 2, 4], 2), '3g.71gb': ([0, 4], 4), '4g.71gb': ([0], 4), '7g.141gb': ([0], 8),
+}
+
+
+def fixture(*parts):
+    with open(os.path.join(FIXTURES, *parts)) as f:
+        return f.read()
+
+
+def scenario_runner(name, calls=None):
+    """run(args) answering from the scenario's commands.json, like the fake nvidia-smi does."""
+    commands = json.loads(fixture(name, 'commands.json'))
+
+    def run(args):
+        if calls is not None:
+            calls.append(list(args))
+        entry = commands.get(' '.join(args), commands.get('*'))
+        if entry is None:
+            return 2, 'Invalid combination of input arguments.\n', ''
+        return entry.get('rc', 0), fixture(name, entry['stdout']) if entry.get('stdout') else '', ''
+    return run
+
+
+# --- the CSV query --------------------------------------------------------------------------------------------
+
+def test_query_noheader_nounits_h200():
+    rows = ns.parse_query_csv(fixture('h200-141gb', 'query-gpu.csv'))
+    assert rows == [{
+        'index': '0', 'name': 'NVIDIA H200', 'uuid': 'GPU-00000000-0000-0000-0000-000000000000',
+        'pci.bus_id': '00000000:00:06.0', 'pci.device_id': '0x233510DE', 'memory.total': '143771',
+        'driver_version': '580.159.04', 'compute_cap': '9.0', 'mig.mode.current': 'Disabled',
+        'mig.mode.pending': 'Disabled'}]
+
+
+@pytest.mark.parametrize('name', ['h200-141gb', 'h200-141gb-x8'])
+def test_real_csv_with_header_and_units_equals_derived_fixture(name):
+    """The real --format=csv capture (header, units, more columns) parses to the derived noheader fixture."""
+    real = ns.parse_query_csv(fixture(name, 'query.csv'))
+    derived = ns.parse_query_csv(fixture(name, 'query-gpu.csv'))
+    assert len(real) == len(derived) == (8 if name.endswith('x8') else 1)
+    for r, d in zip(real, derived):
+        assert r['memory.total'] == '143771 MiB'
+        assert dict((k, r[k]) for k in ns.QUERY_FIELDS if k != 'memory.total') == \
+            dict((k, d[k]) for k in ns.QUERY_FIELDS if k != 'memory.total')
+        assert d['memory.total'] == '143771'
+    gpus_real = ns.build_gpus(real)
+    gpus_derived = ns.build_gpus(derived)
+    assert gpus_real == gpus_derived
+    assert [g['memory_total_mib'] for g in gpus_real] == [143771] * len(real)
+
+
+def test_real_query_with_custom_fields_x8():
+    fields = ('index', 'name', 'pci.device_id', 'memory.total', 'mig.mode.current')
+    rows = ns.parse_query_csv(fixture('h200-141gb-x8', 'query-noheader.csv'), fields)
+    assert [r['index'] for r in rows] == [str(i) for i in range(8)]
+    assert set(r['pci.device_id'] for r in rows) == {'0x233510DE'}
+    assert set(r['mig.mode.current'] for r in rows) == {'Disabled'}
+
+
+def test_query_na_values_become_none():
+    rows = ns.parse_query_csv(fixture('l40s', 'query-gpu.csv'))
+    assert rows[0]['mig.mode.current'] is None and rows[0]['mig.mode.pending'] is None
+    gpu = ns.build_gpus(rows)[0]
+    assert gpu['mig_mode_current'] == gpu['mig_mode_pending'] == 'n/a'
+    assert gpu['mig_capable'] is False and gpu['mig_profiles'] == [] and gpu['catalog_model'] is None
+
+
+def test_query_column_count_mismatch_is_an_error():
+    with pytest.raises(ns.NvidiaSmiError, match='columns'):
+        ns.parse_query_csv('0, NVIDIA H200, 0x233510DE\n')
+
+
+def test_query_empty_output():
+    assert ns.parse_query_csv('\n\n') == []
+
+
+@pytest.mark.parametrize('raw,mode', [('Enabled', 'enabled'), ('Disabled', 'disabled'), ('[N/A]', 'n/a'),
+                                      ('N/A', 'n/a'), (None, 'n/a'), ('[Not Supported]', 'n/a'), (' enabled ', 'enabled')])
+def test_normalize_mig_mode(raw, mode):
+    assert ns.normalize_mig_mode(raw) == mode
+
+
+# --- CUDA / driver version --------------------------------------------------------------------------------------
+
+def test_cuda_version_from_q_text_xml_and_banner():
+    assert ns.parse_cuda_version(fixture('h200-141gb', 'nvidia-smi-q.txt')) == '13.0'
+    assert ns.parse_cuda_version(fixture('h200-141gb', 'nvidia-smi-q.xml')) == '13.0'
+    assert ns.parse_cuda_version(fixture('l40s', 'banner.txt')) == '12.4'
+    assert ns.parse_cuda_version('Driver Version: 550.54.15') is None
+    assert ns.parse_driver_version(fixture('h200-141gb', 'nvidia-smi-q.txt')) == '580.159.04'
+    assert ns.parse_driver_version(fixture('l40s', 'banner.txt')) == '550.54.15'
+
+
+# --- mig -lgip / -lgipp ----------------------------------------------------------------------------------------
+
+def test_lgip_h200_real():
+    lgip = ns.parse_lgip(fixture('h200-141gb', 'lgip.txt'))
+    assert list(lgip) == [0]
+    assert [(p['name'], p['id'], p['instances_free'], p['instances_total'], p['memory_gib'], p['sm_count'])
+            for p in lgip[0]] == [
+        ('1g.18gb', 19, 7, 7, 16.0, 16), ('1g.18gb+me', 20, 1, 1, 16.0, 16), ('1g.35gb', 15, 4, 4, 32.5, 26),
+        ('2g.35gb', 14, 3, 3, 32.5, 32), ('3g.71gb', 9, 2, 2, 69.75, 60), ('4g.71gb', 5, 1, 1, 69.75, 64),
+        ('7g.141gb', 0, 1, 1, 140.0, 132)]
+
+
+def test_lgip_and_lgipp_h200_match_nvml_capture():
+    """Independent check: NVML's own answers on the same host (nvml-profiles.json) agree with the parse."""
+    nvml = json.loads(fixture('h200-141gb', 'nvml-profiles.json'))['devices'][0]
+    lgip = ns.parse_lgip(fixture('h200-141gb', 'lgip.txt'))[0]
+    lgipp = ns.parse_lgipp(fixture('h200-141gb', 'lgipp.txt'))[0]
+    known = [p for p in nvml['profiles'] if p['rcV2'] == 0]
+    assert len(known) == len(lgip) == 7
+    by_id = dict((p['id'], p) for p in lgip)
+    for p in known:
+        mine = by_id[p['id']]
+        assert 'MIG ' + mine['name'] == p['name']
+        assert mine['instances_total'] == p['instanceCount']
+        assert mine['sm_count'] == p['multiprocessorCount']
+        assert mine['memory_gib'] == p['memorySizeMB'] / 1024.0
+        starts = [s for s, _ in nvml['placementsById'][str(p['id'])]]
+        sizes = set(z for _, z in nvml['placementsById'][str(p['id'])])
+        assert lgipp[p['id']] == (starts, sizes.pop())
+
+
+def test_lgipp_both_spellings():
+    lgipp = ns.parse_lgipp('GPU  0 Profile ID  9 Placements: {0,4}:4\nGPU  0 Profile ID  5 Placement : {0}:4\n'
+                           'GPU 12 Profile ID 15 Placements: { 0, 2 ,4,6 }:2\n'
+                           'GPU  1 Profile ID 14 Placements: {0,1}:2\nnot a placement line\n')
+    assert lgipp == {0: {9: ([0, 4], 4), 5: ([0], 4)}, 12: {15: ([0, 2, 4, 6], 2)}, 1: {14: ([0, 1], 2)}}
+
+
+def test_lgip_x8_real_every_gpu_the_same():
+    lgip = ns.parse_lgip(fixture('h200-141gb-x8', 'lgip.txt'))
+    lgipp = ns.parse_lgipp(fixture('h200-141gb-x8', 'lgipp.txt'))
+    assert sorted(lgip) == sorted(lgipp) == list(range(8))
+    for g in range(8):
+        assert lgip[g] == lgip[0]
+        assert lgipp[g] == lgipp[0]
+
+
+def test_lgip_interleaved_rows_are_grouped_per_gpu():
+    """Rows of several GPUs in any order (two text lines each) land on the right GPU, in order."""
+    lines = fixture('h200-141gb-x8', 'lgip.txt').splitlines()
+    header, body = lines[:5], lines[5:]
+    blocks = [body[i:i + 3] for i in range(0, len(body), 3)]
+    rng = random.Random(7)
+    shuffled = list(blocks)
+    rng.shuffle(shuffled)
+    text = '\n'.join(header + [ln for b in shuffled for ln in b]) + '\n'
+    parsed = ns.parse_lgip(text)
+    expected = ns.parse_lgip(fixture('h200-141gb', 'lgip.txt'))[0]
+    for g in range(8):
+        assert sorted(parsed[g], key=lambda p: p['id']) == sorted(expected, key=lambda p: p['id'])
+
+
+def test_lgip_single_line_rows_and_no_mig_prefix():
+    """A row without the CE/JPEG/OFA continuation line and without the 'MIG ' prefix still parses."""
+    text = ('| GPU   Name          ID    Instances   Memory     P2P    SM    DEC   ENC  |\n'
+            '|   0  1g.5gb         19     7/7        4.75       No     14     0     0   |\n'
+            '|   0  MIG 7g.40gb     0     1/1        39.50      No     98     5     0   |\n')
+    parsed = ns.parse_lgip(text)
+    assert [(p['name'], p['id'], p['instances_total'], p['memory_gib']) for p in parsed[0]] == [
+        ('1g.5gb', 19, 7, 4.75), ('7g.40gb', 0, 1, 39.5)]
+
+
+def test_lgip_messages_give_nothing():
+    assert ns.parse_lgip(fixture('l40s', 'lgip.txt')) == {}
+    assert ns.parse_lgip('No MIG-enabled devices found.\n') == {}
+    assert ns.parse_lgipp('') == {}
+
+
+def test_lgip_mig_enabled_free_counts_a100():
+    """MIG guide layout, MIG on, 2g.10gb@0 + 1g.5gb@2 + 3g.20gb@4 created: only slot 3 is left."""
+    lgip = ns.parse_lgip(fixture('a100-sxm4-40gb-mig', 'lgip.txt'))
+    free = dict((p['name'], (p['instances_free'], p['instances_total'])) for p in lgip[0])
+    assert free == {'1g.5gb': (1, 7), '1g.5gb+me': (1, 1), '1g.10gb': (0, 4), '2g.10gb': (0, 3),
+                    '3g.20gb': (0, 2), '4g.20gb': (0, 1), '7g.40gb': (0, 1)}
+
+
+# --- gather(): the whole read, as the module does it ----------------------------------------------------------
+
+def test_gather_h200_exact_keys_and_values():
+    facts = ns.gather(scenario_runner('h200-141gb'))
+    assert facts['gpu_count'] == 1 and facts['driver_version'] == '580.159.04' and facts['cuda_version'] == '13.0'
+    assert facts['warnings'] == []
+    gpu = facts['gpus'][0]
+    assert tuple(sorted(gpu)) == tuple(sorted(ns.GPU_KEYS))
+    assert gpu['index'] == 0 and gpu['name'] == 'NVIDIA H200' and gpu['pci_device_id'] == '0x233510DE'
+    assert gpu['memory_total_mib'] == 143771 and gpu['compute_capability'] == '9.0'
+    assert gpu['mig_mode_current'] == gpu['mig_mode_pending'] == 'disabled'
+    assert gpu['mig_capable'] is True and gpu['catalog_model'] == 'H200-141GB'
+    assert gpu['cuda_version'] == '13.0' and gpu['driver_version'] == '580.159.04'
+    for p in gpu['mig_profiles']:
+        assert tuple(sorted(p)) == tuple(sorted(ns.PROFILE_KEYS))
+        assert isinstance(p['memory_gib'], float)
+    assert dict((p['name'], (p['placements'], p['placement_size'])) for p in gpu['mig_profiles']) == H200_PLACEMENTS
+
+
+def test_h200_reported_placements_equal_catalog():
+    """Cross-check: what the real H200 reports is exactly the catalog's table (names, ids, placements, GiB)."""
+    gpu = ns.gather(scenario_runner('h200-141gb'))['gpus'][0]
+    model = mig_catalog.lookup('NVIDIA H200')
+    assert model.key == gpu['catalog_model']
+    assert [p['name'] for p in gpu['mig_profiles']] == list(model.profiles)
+    for p in gpu['mig_profiles']:
+        cat = model.profiles[p['name']]
+        assert p['placements'] == list(cat.placements)
+        assert p['placement_size'] == cat.size
+        assert p['id'] == cat.gi_profile_id
+        assert p['instances_total'] == cat.max_count
+        assert p['memory_gib'] == cat.memory_gib
+    assert model.memory_total_mib == gpu['memory_total_mib']
+
+
+def test_facts_feed_model_from_facts():
+    """The facts are what mig_catalog.model_from_facts consumes; the node's model places like the catalog's."""
+    gpu = ns.gather(scenario_runner('h200-141gb'))['gpus'][0]
+    node_model = mig_catalog.model_from_facts(gpu)
+    assert node_model.source == 'node' and node_model.placement_units == 8
+    catalog = mig_catalog.lookup('NVIDIA H200')
+    for counts in ({'3g.71gb': 2}, {'3g.71gb': 2, '1g.18gb': 1}, {'2g.35gb': 3, '1g.18gb': 1}, {'4g.71gb': 1, '3g.71gb': 1}):
+        assert mig_catalog.fits(node_model, counts) == mig_catalog.fits(catalog, counts)
+    assert not mig_catalog.fits(node_model, {'3g.71gb': 2, '1g.18gb': 1})
+
+
+def test_gather_x8():
+    calls = []
+    facts = ns.gather(scenario_runner('h200-141gb-x8', calls))
+    assert facts['gpu_count'] == 8 and [g['index'] for g in facts['gpus']] == list(range(8))
+    assert [g['uuid'][:12] for g in facts['gpus']] == ['GPU-0000000%d' % i for i in range(8)]
+    for g in facts['gpus']:
+        assert dict((p['name'], (p['placements'], p['placement_size'])) for p in g['mig_profiles']) == H200_PLACEMENTS
+    assert [tuple(c) for c in calls] == [tuple(ns.query_args()), ns.Q_ARGS, ns.LGIP_ARGS, ns.LGIPP_ARGS]
+
+
+def test_gather_a100_mig_enabled():
+    facts = ns.gather(scenario_runner('a100-sxm4-40gb-mig'))
+    gpu = facts['gpus'][0]
+    assert gpu['mig_mode_current'] == 'enabled' and gpu['catalog_model'] == 'A100-SXM4-40GB'
+    assert facts['cuda_version'] == '12.0'
+    model = mig_catalog.lookup(pci_device_id=gpu['pci_device_id'])
+    for p in gpu['mig_profiles']:
+        assert (p['placements'], p['placement_size']) == (list(model.profiles[p['name']].placements),
+                                                          model.profiles[p['name']].size)
+
+
+def test_gather_a30_mixed_modes_two_gpus():
+    facts = ns.gather(scenario_runner('a30-x2'))
+    g0, g1 = facts['gpus']
+    assert (g0['mig_mode_current'], g0['mig_mode_pending']) == ('enabled', 'enabled')
+    assert (g1['mig_mode_current'], g1['mig_mode_pending']) == ('disabled', 'enabled')
+    assert g0['catalog_model'] == g1['catalog_model'] == 'A30-24GB'
+    assert g0['mig_profiles'] == g1['mig_profiles']
+    assert [(p['name'], p['id'], p['placements'], p['placement_size']) for p in g0['mig_profiles']] == [
+        ('1g.6gb', 14, [0, 1, 2, 3], 1), ('1g.6gb+me', 21, [0, 1, 2, 3], 1), ('2g.12gb', 5, [0, 2], 2),
+        ('2g.12gb+me', 6, [0, 2], 2), ('4g.24gb', 0, [0], 4)]
+    node_model = mig_catalog.model_from_facts(g0)
+    assert node_model.placement_units == 4
+
+
+def test_gather_old_driver_retries_without_compute_cap():
+    calls = []
+    facts = ns.gather(scenario_runner('a100-sxm4-40gb-r470', calls))
+    gpu = facts['gpus'][0]
+    assert gpu['compute_capability'] is None and gpu['name'] == 'A100-SXM4-40GB'
+    assert gpu['catalog_model'] == 'A100-SXM4-40GB'
+    assert '1g.10gb' not in [p['name'] for p in gpu['mig_profiles']]
+    assert any('compute_cap' in w for w in facts['warnings'])
+    assert calls[0] != calls[1] and 'compute_cap' not in calls[1][0]
+
+
+def test_gather_l40s_no_mig_uses_banner_and_skips_mig_commands():
+    calls = []
+    facts = ns.gather(scenario_runner('l40s', calls))
+    gpu = facts['gpus'][0]
+    assert gpu['mig_capable'] is False and gpu['mig_profiles'] == [] and gpu['mig_mode_current'] == 'n/a'
+    assert facts['cuda_version'] == '12.4' and facts['warnings'] == []
+    assert [tuple(c) for c in calls] == [tuple(ns.query_args()), ns.Q_ARGS, ns.BANNER_ARGS]
+
+
+def test_gather_lgip_failure_on_mig_gpu_is_a_warning():
+    base = scenario_runner('h200-141gb')
+
+    def run(args):
+        if tuple(args) == ns.LGIP_ARGS:
+            return 4, 'Insufficient Permissions\n', ''
+        return base(args)
+    facts = ns.gather(run)
+    assert facts['gpus'][0]['mig_profiles'] == [] and facts['gpus'][0]['mig_capable'] is True
+    assert len(facts['warnings']) == 1 and 'become' in facts['warnings'][0]
+
+
+def test_gather_without_lgipp_leaves_placements_null():
+    base = scenario_runner('h200-141gb')
+
+    def run(args):
+        if tuple(args) == ns.LGIPP_ARGS:
+            return 2, 'Invalid combination of input arguments.\n', ''
+        return base(args)
+    facts = ns.gather(run)
+    profiles = facts['gpus'][0]['mig_profiles']
+    assert len(profiles) == 7 and all(p['placements'] is None and p['placement_size'] is None for p in profiles)
+    assert any('lgipp' in w for w in facts['warnings'])
+    # the catalog fills in what the node did not say
+    assert mig_catalog.model_from_facts(facts['gpus'][0]).profiles['3g.71gb'].placements == (0, 4)
+
+
+def test_gather_include_mig_profiles_false():
+    calls = []
+    facts = ns.gather(scenario_runner('h200-141gb', calls), include_mig_profiles=False)
+    assert facts['gpus'][0]['mig_profiles'] == [] and facts['gpus'][0]['mig_capable'] is True
+    assert ns.LGIP_ARGS not in [tuple(c) for c in calls]
+
+
+@pytest.mark.parametrize('name,match', [
+    ('driver-not-loaded', 'NVIDIA driver is not loaded'),
+    ('no-devices', 'no NVIDIA GPU was found'),
+    ('version-mismatch', 'Driver/library version mismatch'),
+])
+def test_gather_failures(name, match):
+    with pytest.raises(ns.NvidiaSmiError, match=match):
+        ns.gather(scenario_runner(name))
+
+
+def test_gather_empty_query_is_no_gpu():
+    with pytest.raises(ns.NvidiaSmiError, match='listed no GPU'):
+        ns.gather(lambda args: (0, '', ''))
+
+
+def test_gather_unknown_failure_names_rc_and_output():
+    with pytest.raises(ns.NvidiaSmiError, match=r'rc=3.*something odd'):
+        ns.gather(lambda args: (3, 'something odd\n', ''))
+
+
+def test_every_command_is_read_only():
+    for name in ('h200-141gb', 'h200-141gb-x8', 'a100-sxm4-40gb-mig', 'a100-sxm4-40gb-r470', 'a30-x2', 'l40s'):
+        calls = []
+        ns.gather(scenario_runner(name, calls))
+        for c in calls:
+            assert tuple(c) in ns.READ_ONLY_COMMANDS
+    writes = {'-mig', '--multi-instance-gpu', '-cgi', '-dgi', '-cci', '-dci', '-r', '--gpu-reset', '-pm', '-pl',
+              '-ac', '-rac', '-c', '-e', '-lgc', '-rgc'}
+    for args in ns.READ_ONLY_COMMANDS:
+        assert not writes & set(args), args
+        if args[:1] == ('mig',):
+            assert args[1:] in (('-lgip',), ('-lgipp',))
