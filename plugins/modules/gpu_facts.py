@@ -23,7 +23,7 @@ description:
     loaded or does not match the kernel module, or when no GPU is found. GPUs without MIG support (for example
     L40S) are reported with O(gpus[].mig_capable=false) and no profiles.
 author:
-  - cnai.platform contributors
+  - cnai.platform contributors (!UNKNOWN)
 options:
   nvidia_smi_path:
     description:
@@ -43,8 +43,10 @@ attributes:
     description: The module only reads; check mode runs it the same way.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
   facts:
     support: full
+    description: Sets C(cnai_gpus).
 notes:
   - MIG placements are in the units C(nvidia-smi mig -lgipp) prints (C({starts}:size), memory slices); an
     instance starting at slot C(start) occupies slots C(start) to C(start + size - 1).

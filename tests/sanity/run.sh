@@ -74,6 +74,20 @@ EOF
 fi
 
 # --- 2. a real collection directory ------------------------------------------------------------------------
+# Only what `ansible-galaxy collection build` ships is sanity-tested: galaxy.yml's build_ignore patterns
+# (tools/, .ci/, tests/bench, ...) are dropped the way ansible-galaxy matches them (fnmatch on the relative
+# path of a file or of any directory above it; galaxy.yml itself stays, ansible-test reads it). Developer tooling outside the artifact is not collection
+# content, and ansible-test's rules (module shebangs, import sandbox) do not apply to it.
+SHIPPED_FILTER='
+import fnmatch, sys, yaml
+ignore = (yaml.safe_load(open("galaxy.yml")) or {}).get("build_ignore") or []
+paths = sorted(set(p for p in sys.stdin.buffer.read().decode().split("\0") if p))
+def dropped(path):
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    return any(fnmatch.fnmatch(p, pat) for p in prefixes for pat in ignore)
+sys.stdout.buffer.write(b"".join(p.encode() + b"\0" for p in paths if not dropped(p)))
+'
 rm -rf "$DEST"
 mkdir -p "$DEST"
 (
@@ -82,7 +96,7 @@ mkdir -p "$DEST"
     # files deleted from the working tree but still in the index are skipped.
     git ls-files -z --cached --others --exclude-standard \
         | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
-        | sort -zu \
+        | "$PY" -c "$SHIPPED_FILTER" \
         | xargs -0 -r cp -P --parents -t "$DEST"
 )
 # ansible-test looks for version control from the collection root upwards; without a repository of its
