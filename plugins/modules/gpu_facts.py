@@ -15,13 +15,13 @@ description:
     and device id, total memory, driver and CUDA version, compute capability, MIG mode (current and pending)
     and the MIG GPU-instance profiles the node supports with their placements, as the node reports them
     (C(nvidia-smi mig -lgip) and C(nvidia-smi mig -lgipp)).
-  - The same list is returned in O(gpus) and set as the fact C(cnai_gpus).
+  - The same list is returned in RV(gpus) and set as the fact C(cnai_gpus).
   - Each GPU is matched against the collection's MIG catalog by PCI device id, then exact name
-    (O(gpus[].catalog_model)); C(cnai.platform.mig_plan) uses the node's own profiles and placements first.
+    (RV(gpus[].catalog_model)); C(cnai.platform.mig_plan) uses the node's own profiles and placements first.
   - Never changes anything on the node (no MIG mode change, no reset); C(changed) is always false.
   - Fails with a message that says what to fix when C(nvidia-smi) is missing, when the NVIDIA driver is not
     loaded or does not match the kernel module, or when no GPU is found. GPUs without MIG support (for example
-    L40S) are reported with O(gpus[].mig_capable=false) and no profiles.
+    L40S) are reported with RV(gpus[].mig_capable=false) and no profiles.
 author:
   - cnai.platform contributors (!UNKNOWN)
 options:
@@ -34,7 +34,7 @@ options:
   include_mig_profiles:
     description:
       - Also read the MIG GPU-instance profiles and their placements (C(nvidia-smi mig -lgip) and C(-lgipp)).
-      - Only asked for when at least one GPU supports MIG. With V(false), O(gpus[].mig_profiles) is empty.
+      - Only asked for when at least one GPU supports MIG. With V(false), RV(gpus[].mig_profiles) is empty.
     type: bool
     default: true
 attributes:
@@ -51,7 +51,7 @@ notes:
   - MIG placements are in the units C(nvidia-smi mig -lgipp) prints (C({starts}:size), memory slices); an
     instance starting at slot C(start) occupies slots C(start) to C(start + size - 1).
   - C(memory_gib) of a profile is the usable GiB the node reports, not the GB in the profile name.
-  - Drivers older than R510 do not know the C(compute_cap) query field; O(gpus[].compute_capability) is then
+  - Drivers older than R510 do not know the C(compute_cap) query field; RV(gpus[].compute_capability) is then
     null and a warning says so.
 seealso:
   - name: NVIDIA Multi-Instance GPU User Guide

@@ -73,6 +73,15 @@ EOF
     mv "$GET_PIP.tmp" "$GET_PIP"
 fi
 
+# One run at a time: several people and CI share this checkout, and a second run would delete the copy
+# (and race on ~/.ansible/test/venv) under the first.
+mkdir -p "$ROOT/.cache/sanity"
+exec 9> "$ROOT/.cache/sanity/.lock"
+if ! flock -n 9; then
+    echo "==> another sanity run holds $ROOT/.cache/sanity/.lock; waiting for it"
+    flock 9
+fi
+
 # --- 2. a real collection directory ------------------------------------------------------------------------
 # Only what `ansible-galaxy collection build` ships is sanity-tested: galaxy.yml's build_ignore patterns
 # (tools/, .ci/, tests/bench, ...) are dropped the way ansible-galaxy matches them (fnmatch on the relative

@@ -136,9 +136,10 @@ def test_lgip_and_lgipp_h200_match_nvml_capture():
         assert mine['instances_total'] == p['instanceCount']
         assert mine['sm_count'] == p['multiprocessorCount']
         assert mine['memory_gib'] == p['memorySizeMB'] / 1024.0
-        starts = [s for s, _ in nvml['placementsById'][str(p['id'])]]
-        sizes = set(z for _, z in nvml['placementsById'][str(p['id'])])
-        assert lgipp[p['id']] == (starts, sizes.pop())
+        pairs = nvml['placementsById'][str(p['id'])]
+        sizes = set(pair[1] for pair in pairs)
+        assert len(sizes) == 1
+        assert lgipp[p['id']] == ([pair[0] for pair in pairs], sizes.pop())
 
 
 def test_lgipp_both_spellings():

@@ -100,7 +100,7 @@ def test_h200_x8_check_mode_same_result(fake_smi, capsys):
 
 
 def test_a100_mig_enabled(fake_smi, capsys):
-    use, _ = fake_smi
+    use = fake_smi[0]
     use('a100-sxm4-40gb-mig')
     gpu = run_module(capsys)['gpus'][0]
     assert gpu['mig_mode_current'] == 'enabled'
@@ -109,7 +109,7 @@ def test_a100_mig_enabled(fake_smi, capsys):
 
 
 def test_a30_pending_mode(fake_smi, capsys):
-    use, _ = fake_smi
+    use = fake_smi[0]
     use('a30-x2')
     result = run_module(capsys)
     assert [(g['mig_mode_current'], g['mig_mode_pending']) for g in result['gpus']] == [
@@ -128,7 +128,7 @@ def test_l40s_without_mig_does_not_fail(fake_smi, capsys):
 
 
 def test_old_driver_warns(fake_smi, capsys):
-    use, _ = fake_smi
+    use = fake_smi[0]
     use('a100-sxm4-40gb-r470')
     result = run_module(capsys)
     assert result['gpus'][0]['compute_capability'] is None
@@ -144,7 +144,7 @@ def test_include_mig_profiles_false(fake_smi, capsys):
 
 
 def test_explicit_nvidia_smi_path(fake_smi, capsys, monkeypatch):
-    use, _ = fake_smi
+    use = fake_smi[0]
     path = use('h200-141gb')
     monkeypatch.setenv('PATH', '/nonexistent')
     result = run_module(capsys, dict(nvidia_smi_path=path))
@@ -162,7 +162,7 @@ def test_explicit_path_missing(capsys, tmp_path):
     ('version-mismatch', 'Driver/library version mismatch'),
 ])
 def test_failures(fake_smi, capsys, name, match):
-    use, _ = fake_smi
+    use = fake_smi[0]
     use(name)
     result = run_module(capsys)
     assert result['_rc'] == 1 and result['failed'] is True
