@@ -49,10 +49,11 @@ PROFILE_KEYS = ('name', 'id', 'instances_free', 'instances_total', 'memory_gib',
 _NA = ('', 'n/a', '[n/a]', '[not supported]', 'not supported', '[unknown error]', '[insufficient permissions]',
        '[gpu requires reset]', '[gpu is lost]')
 
-# One -lgip profile row: GPU, [MIG] name, ID, free/total, memory GiB, P2P, SM, DEC, ENC.
+# One -lgip profile row: GPU, [MIG] name, ID, free/total, memory GiB, P2P, SM, then DEC, ENC (or whatever
+# columns a driver adds: they are not used).
 _LGIP_ROW = re.compile(
     r'^\|\s*(?P<gpu>\d+)\s+(?:MIG\s+)?(?P<name>\d+g\.\S+)\s+(?P<id>\d+)\s+(?P<free>\d+)\s*/\s*(?P<total>\d+)'
-    r'\s+(?P<mem>\S+)\s+(?P<p2p>\S+)\s+(?P<sm>\S+)(?:\s+(?P<dec>\S+))?(?:\s+(?P<enc>\S+))?\s*\|\s*$')
+    r'\s+(?P<mem>\S+)\s+(?P<p2p>\S+)\s+(?P<sm>\S+)(?:\s+[^\s|]+)*\s*\|\s*$')
 _LGIPP_ROW = re.compile(
     r'^\s*GPU\s+(?P<gpu>\d+)\s+Profile\s+ID\s+(?P<id>\d+)\s+Placements?\s*:\s*'
     r'\{(?P<starts>[\d,\s]*)\}\s*:\s*(?P<size>\d+)\s*$')
@@ -155,7 +156,10 @@ def parse_query_csv(text, fields=QUERY_FIELDS):
     lines = [ln for ln in _text(text).splitlines() if ln.strip()]
     if not lines:
         return []
-    rows = list(csv.reader(lines, skipinitialspace=True))
+    try:
+        rows = list(csv.reader(lines, skipinitialspace=True))
+    except csv.Error as e:
+        raise NvidiaSmiError('nvidia-smi --query-gpu printed something that is not CSV (%s): %r' % (e, lines[0][:200]))
     names = list(fields)
     if rows and rows[0] and _header_name(rows[0][0]) == 'index' and 'name' in [_header_name(c) for c in rows[0]]:
         names = [_header_name(c) for c in rows[0]]
@@ -315,6 +319,9 @@ def gather(run, include_mig_profiles=True):
         lgip = parse_lgip(out)
         if rc != 0 and not lgip:
             warnings.append('%s; MIG profiles are not reported' % diagnose(rc, out, err, 'nvidia-smi mig -lgip'))
+        elif not lgip:
+            warnings.append('nvidia-smi mig -lgip printed no profile row this module can read (an unknown table '
+                            'layout?); MIG profiles are not reported. It printed: %s' % ' '.join(out.split())[:300])
         if lgip:
             rc, out, err = call(LGIPP_ARGS)
             lgipp = parse_lgipp(out)

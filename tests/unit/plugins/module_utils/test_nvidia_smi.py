@@ -10,6 +10,8 @@ import os
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.cnai.platform.plugins.module_utils import mig_catalog
 from ansible_collections.cnai.platform.plugins.module_utils import nvidia_smi as ns
@@ -181,6 +183,26 @@ def test_lgip_single_line_rows_and_no_mig_prefix():
     parsed = ns.parse_lgip(text)
     assert [(p['name'], p['id'], p['instances_total'], p['memory_gib']) for p in parsed[0]] == [
         ('1g.5gb', 19, 7, 4.75), ('7g.40gb', 0, 1, 39.5)]
+
+
+def test_lgip_extra_columns_are_tolerated():
+    """A driver that adds a column (say GFX) after ENC still gives the same profile."""
+    row = '|   0  MIG 1g.24gb+me.all    65     1/1        23.62      No     46     1     1     1   |\n'
+    parsed = ns.parse_lgip(row)
+    assert parsed == {0: [dict(name='1g.24gb+me.all', id=65, instances_free=1, instances_total=1, memory_gib=23.62,
+                               sm_count=46)]}
+
+
+def test_gather_unreadable_lgip_is_a_warning_not_silence():
+    base = scenario_runner('h200-141gb')
+
+    def run(args):
+        if tuple(args) == ns.LGIP_ARGS:
+            return 0, '+--+\n| a table from the future |\n+--+\n', ''
+        return base(args)
+    facts = ns.gather(run)
+    assert facts['gpus'][0]['mig_profiles'] == []
+    assert len(facts['warnings']) == 1 and 'no profile row' in facts['warnings'][0]
 
 
 def test_lgip_messages_give_nothing():
@@ -364,3 +386,67 @@ def test_every_command_is_read_only():
         assert not writes & set(args), args
         if args[:1] == ('mig',):
             assert args[1:] in (('-lgip',), ('-lgipp',))
+
+
+# --- generated tables ------------------------------------------------------------------------------------------
+
+PROFILE = st.fixed_dictionaries(dict(
+    name=st.builds(lambda g, gb, suffix: '%dg.%dgb%s' % (g, gb, suffix), st.integers(1, 8), st.integers(1, 999),
+                   st.sampled_from(['', '+me', '+gfx', '+me.all', '-me'])),
+    id=st.integers(0, 99),
+    instances_free=st.integers(0, 8),
+    instances_total=st.integers(0, 8),
+    memory_gib=st.integers(0, 40000).map(lambda c: c / 100.0),
+    sm_count=st.integers(0, 300),
+))
+
+
+def _render_lgip(rows, wide):
+    """A -lgip table in the newer (wide) or the MIG-guide (narrow) layout, two text lines per profile."""
+    sep = '+' + '-' * (79 if wide else 77) + '+'
+    fmt = '|  %2d  MIG %-16s %3d     %-10s %-10s No     %-6d %-5d %-3d |' if wide else \
+        '|  %2d  MIG %-14s %3d     %-10s %-10s No     %-5d %-5d %-3d |'
+    out = [sep, '| GPU instance profiles:', '| GPU   Name   ID    Instances   Memory     P2P    SM    DEC   ENC  |',
+           '|                Free/Total   GiB              CE    JPEG  OFA  |', '|' + '=' * 77 + '|']
+    for gpu, p in rows:
+        out.append(fmt % (gpu, p['name'], p['id'], '%d/%d' % (p['instances_free'], p['instances_total']),
+                          '%.2f' % p['memory_gib'], p['sm_count'], 1, 0))
+        out.append('|' + ' ' * 58 + '1     1     0   |')
+        out.append(sep)
+    return '\n'.join(out) + '\n'
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 15), PROFILE), max_size=30), st.booleans())
+def test_lgip_roundtrip(rows, wide):
+    parsed = ns.parse_lgip(_render_lgip(rows, wide))
+    expected = {}
+    for gpu, p in rows:
+        expected.setdefault(gpu, []).append(p)
+    assert parsed == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(0, 99), st.lists(st.integers(0, 11), min_size=1, max_size=8,
+                                                                           unique=True), st.integers(1, 12)),
+                max_size=30, unique_by=lambda t: (t[0], t[1])))
+def test_lgipp_roundtrip(rows):
+    text = ''.join('GPU %2d Profile ID %2d %s {%s}:%d\n' % (g, pid, 'Placements:' if len(starts) > 1 else 'Placement :',
+                                                            ','.join(str(s) for s in starts), size)
+                   for g, pid, starts, size in rows)
+    expected = {}
+    for g, pid, starts, size in rows:
+        expected.setdefault(g, {})[pid] = (sorted(starts), size)
+    assert ns.parse_lgipp(text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_parsers_never_crash_on_garbage(text):
+    ns.parse_lgip(text)
+    ns.parse_lgipp(text)
+    ns.parse_cuda_version(text)
+    try:
+        ns.parse_query_csv(text)
+    except ns.NvidiaSmiError:
+        pass

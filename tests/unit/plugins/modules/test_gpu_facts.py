@@ -195,7 +195,7 @@ def _ansible(tmp_path, scenario, extra_env=None):
     env.update(PATH='%s:%s:%s' % (bindir, os.path.dirname(sys.executable), env.get('PATH', '/usr/bin:/bin')),
                FAKE_NVIDIA_SMI_SCENARIO=os.path.join(FIXTURES, scenario),
                ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'),
-               ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json',
+               ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
                ANSIBLE_NOCOLOR='1', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'))
     env.pop('PYTHONPATH', None)
     env.update(extra_env or {})
