@@ -14,9 +14,11 @@ import json
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 
+from ansible.module_utils import _internal as _mu_internal
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cnai.platform.plugins.module_utils import mig_catalog
@@ -56,7 +58,9 @@ def run_module(capsys, args=None, check_mode=False):
     module_args = dict(args or {})
     if check_mode:
         module_args['_ansible_check_mode'] = True
-    with patch_module_args(module_args):
+    # Once any test has imported controller code (filter plugins, ...), module_utils believe they run on the
+    # controller and send warnings to the display instead of the result; a module runs on the target.
+    with patch_module_args(module_args), mock.patch.object(_mu_internal, 'is_controller', False):
         with pytest.raises(SystemExit) as exc:
             gpu_facts.main()
     out = capsys.readouterr().out
