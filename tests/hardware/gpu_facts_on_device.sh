@@ -4,13 +4,14 @@
 #   bash tests/hardware/gpu_facts_on_device.sh          (from the repository checkout, on the GPU host)
 #
 # Needs: nvidia-smi, python3, ansible-core importable (e.g. wheels installed into /tmp/site with
-# PYTHONPATH=/tmp/site). No internet, no collection install: the collection is linked from this checkout.
+# PYTHONPATH=/tmp/site; then `python3 -m ansible adhoc` is used when there is no `ansible` command).
+# No internet, no collection install: the collection is linked from this checkout.
 # Never changes MIG mode, never resets a GPU, never creates instances: it only runs the module (which only
 # reads) and read-only nvidia-smi queries, and it checks that the MIG modes are the same before and after.
 #
-# Writes, when $OUT is set: $OUT/gpu_facts.json (the module's result), $OUT/gpu_facts_check.txt (the
-# comparison), $OUT/gpu_facts_check_mode.json (the same run in check mode), $OUT/raw/ (nvidia-smi output
-# used for the comparison, new fixtures for tests/unit/fixtures/nvidia-smi).
+# Writes, when $OUT is set (7 files): $OUT/gpu_facts.json (the module's result), $OUT/gpu_facts_check.txt
+# (the comparison), $OUT/raw/ (the nvidia-smi output compared with: candidates for new fixtures in
+# tests/unit/fixtures/nvidia-smi). UUIDs, serial numbers and PDIs are masked in those files afterwards.
 #
 # Exit status: 0 all matched; 1 the module disagrees with nvidia-smi (or failed, or changed MIG mode);
 # 2 setup problem (no nvidia-smi, no ansible); 3 module and nvidia-smi agree but the collection's MIG
@@ -20,7 +21,13 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PYTHON=${PYTHON:-$(command -v python3 || true)}
 [ -n "$PYTHON" ] || { echo "gpu_facts_on_device: python3 not found" >&2; exit 2; }
+# Driver containers and some images put nvidia-smi outside PATH (the module looks there too).
+if ! command -v nvidia-smi >/dev/null && [ -x /usr/local/nvidia/bin/nvidia-smi ]; then
+    PATH="$PATH:/usr/local/nvidia/bin"
+fi
 command -v nvidia-smi >/dev/null || { echo "gpu_facts_on_device: nvidia-smi not found on PATH" >&2; exit 2; }
+# ansible-core refuses to run without a UTF-8 locale.
+export LC_ALL="${LC_ALL:-C.UTF-8}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu-facts.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -77,7 +84,7 @@ if ! run_module > "$RESULTS/gpu_facts.json"; then
     exit 1
 fi
 echo "==> the same in check mode"
-run_module --check > "$RESULTS/gpu_facts_check_mode.json" || { cat "$WORK/adhoc.out" "$WORK/adhoc.err" >&2; exit 1; }
+run_module --check > "$WORK/gpu_facts_check_mode.json" || { cat "$WORK/adhoc.out" "$WORK/adhoc.err" >&2; exit 1; }
 nvidia-smi --query-gpu=index,mig.mode.current,mig.mode.pending --format=csv,noheader > "$WORK/modes.after"
 
 echo "==> comparing with nvidia-smi"
@@ -88,7 +95,7 @@ import xml.etree.ElementTree as ET
 
 results, work = sys.argv[1], sys.argv[2]
 res = json.load(open(os.path.join(results, 'gpu_facts.json')))
-chk = json.load(open(os.path.join(results, 'gpu_facts_check_mode.json')))
+chk = json.load(open(os.path.join(work, 'gpu_facts_check_mode.json')))
 bad, catalog_bad = [], []
 
 
@@ -165,5 +172,25 @@ print('RESULT: gpu_facts matches nvidia-smi on %d GPU(s); the catalog agrees' % 
 EOF
 rc=${PIPESTATUS[0]}
 set -e
-[ -n "${OUT:-}" ] && echo "==> results in $OUT: gpu_facts.json gpu_facts_check.txt gpu_facts_check_mode.json raw/"
+if [ -n "${OUT:-}" ]; then
+    # Like the fixtures in the repository: UUIDs become GPU-0000000N-..., serial numbers and PDIs zeros.
+    "$PYTHON" - "$OUT" <<'EOF'
+import os, re, sys
+files = [os.path.join(d, f) for d, _dirs, fs in os.walk(sys.argv[1]) for f in fs]
+uuids = {}
+for path in sorted(files):
+    for u in re.findall(r'GPU-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', open(path).read()):
+        uuids.setdefault(u, 'GPU-%08d-0000-0000-0000-000000000000' % len(uuids))
+for path in files:
+    text = open(path).read()
+    for u, masked in uuids.items():
+        text = text.replace(u, masked)
+    text = re.sub(r'(<serial>)[^<]*(</serial>)', r'\g<1>0000000000000\g<2>', text)
+    text = re.sub(r'(<gpu_pdi>)[^<]*(</gpu_pdi>)', r'\g<1>0x0000000000000000\g<2>', text)
+    text = re.sub(r'(Serial Number\s*: )\S+', r'\g<1>0000000000000', text)
+    text = re.sub(r'(GPU PDI\s*: )\S+', r'\g<1>0x0000000000000000', text)
+    open(path, 'w').write(text)
+EOF
+    echo "==> results in $OUT: gpu_facts.json gpu_facts_check.txt raw/ (UUIDs, serials, PDIs masked)"
+fi
 exit "$rc"
