@@ -32,12 +32,20 @@ def nvidia_driver_plan(facts, **options):
         os_family=facts.get("os_family"), **options)
 
 
+def nvidia_toolkit_plan(facts, **options):
+    """facts: a dict with distribution, major_version, architecture (and os_family)."""
+    return nh.toolkit_plan(
+        distribution=facts.get("distribution"), major_version=facts.get("major_version"),
+        architecture=facts.get("architecture"), os_family=facts.get("os_family"), **options)
+
+
 class FilterModule(object):
     """cnai.platform host-layer filters."""
 
     def filters(self):
         return {
             "nvidia_driver_plan": _wrap(nvidia_driver_plan),
+            "nvidia_toolkit_plan": _wrap(nvidia_toolkit_plan),
             "nvidia_stale_packages": _wrap(nh.stale_packages),
             "nvidia_version_matches": _wrap(nh.driver_version_matches),
             "nvidia_secure_boot_from_efivar": _wrap(nh.secure_boot_from_efivar),

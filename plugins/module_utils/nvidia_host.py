@@ -381,3 +381,39 @@ def secure_boot_from_efivar(b64_or_bytes):
 def has_nvidia_gpu(vendor_ids):
     """True if any PCI vendor id (contents of /sys/bus/pci/devices/*/vendor) is NVIDIA's 0x10de."""
     return any(str(v).strip().lower() == "0x10de" for v in vendor_ids)
+
+
+TOOLKIT_PACKAGES = ("nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools",
+                    "libnvidia-container1")
+TOOLKIT_CONFLICTS = ("nvidia-docker2", "nvidia-container-runtime", "nvidia-container-toolkit-operator-extensions")
+
+
+def toolkit_plan(distribution, major_version, architecture, version, os_family=None, repo_source="configured",
+                 apt_repo_url="", rpm_repo_url=""):
+    """Decide what the container_toolkit role installs: pinned packages, holds, repository, errors."""
+    osk = os_key(distribution, os_family)
+    plan = {"os": osk, "packages": [], "hold": [], "repo": {"source": repo_source}, "errors": []}
+    if osk is None or str(major_version) not in SUPPORTED_OS[osk]:
+        plan["errors"].append("%s %s is not supported by container_toolkit: use Ubuntu 22.04/24.04, Debian 12 "
+                              "or RHEL/Rocky/Alma 9" % (distribution, major_version))
+        return plan
+    if architecture not in SUPPORTED_ARCH:
+        plan["errors"].append("architecture %s is not supported: use x86_64 or aarch64" % architecture)
+        return plan
+    if repo_source not in ("configured", "nvidia"):
+        raise PlanError("container_toolkit_repo_source must be configured or nvidia, not %r" % repo_source)
+    version = str(version or "").strip()
+    if version and not re.match(r"^\d+\.\d+\.\d+(~rc\.\d+)?$", version):
+        raise PlanError("container_toolkit_version %r is not a toolkit version such as 1.17.8" % version)
+    mgr = "dnf" if osk == "rhel" else "apt"
+    plan["packages"] = [_spec(p, version, mgr) for p in TOOLKIT_PACKAGES]
+    plan["hold"] = list(TOOLKIT_PACKAGES) if mgr == "apt" else [_spec(p, version, mgr) for p in TOOLKIT_PACKAGES]
+    if repo_source == "nvidia":
+        if mgr == "apt":
+            # NVIDIA publishes one "stable/deb/<arch>" repo for every Debian/Ubuntu release.
+            plan["repo"]["url"] = apt_repo_url or "https://nvidia.github.io/libnvidia-container/stable/deb/%s" % (
+                "arm64" if architecture == "aarch64" else "amd64")
+        else:
+            plan["repo"]["url"] = rpm_repo_url or \
+                "https://nvidia.github.io/libnvidia-container/stable/rpm/%s" % architecture
+    return plan

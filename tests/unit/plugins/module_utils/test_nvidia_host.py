@@ -274,3 +274,32 @@ def test_gpu_present_from_pci_vendor_ids():
     assert nh.has_nvidia_gpu(["0x8086\n", "0x10de\n"])
     assert not nh.has_nvidia_gpu(["0x8086", "0x1af4"])
     assert not nh.has_nvidia_gpu([])
+
+
+# --- container toolkit ------------------------------------------------------------------------------
+
+def test_toolkit_apt_pinned_and_held():
+    plan = nh.toolkit_plan("Debian", "12", "x86_64", "1.17.8")
+    assert plan["errors"] == []
+    assert plan["packages"][0] == "nvidia-container-toolkit=1.17.8-*"
+    assert plan["hold"] == list(nh.TOOLKIT_PACKAGES)
+    assert plan["repo"] == {"source": "configured"}
+
+
+def test_toolkit_nvidia_repo_urls_per_arch_and_family():
+    assert nh.toolkit_plan("Ubuntu", "24", "aarch64", "1.17.8", repo_source="nvidia")["repo"]["url"].endswith(
+        "/stable/deb/arm64")
+    rpm = nh.toolkit_plan("Rocky", "9", "x86_64", "1.17.8", os_family="RedHat", repo_source="nvidia")
+    assert rpm["repo"]["url"].endswith("/stable/rpm/x86_64")
+    assert rpm["packages"][0] == "nvidia-container-toolkit-1.17.8*"
+    assert rpm["hold"][0] == "nvidia-container-toolkit-1.17.8*"
+    mirror = nh.toolkit_plan("Ubuntu", "22", "x86_64", "1.17.8", repo_source="nvidia", apt_repo_url="http://m/x")
+    assert mirror["repo"]["url"] == "http://m/x"
+
+
+def test_toolkit_rejects_bad_input_and_unsupported_os():
+    assert nh.toolkit_plan("Debian", "11", "x86_64", "1.17.8")["errors"]
+    with pytest.raises(nh.PlanError):
+        nh.toolkit_plan("Debian", "12", "x86_64", "latest")
+    with pytest.raises(nh.PlanError):
+        nh.toolkit_plan("Debian", "12", "x86_64", "1.17.8", repo_source="ppa")
