@@ -265,15 +265,33 @@ def _columns(model, profiles, strategy):
     return mig_catalog.maximal_multisets(model, names)
 
 
-def optimise(nodes, workloads, strategy):
-    """Solve for the minimum number of GPUs. Returns a dict describing the integer solution."""
+def optimise(nodes, workloads, strategy, keep=(), explain=True):
+    """Solve for the minimum number of GPUs. Returns a dict describing the integer solution.
+
+    ``keep`` lists nodes whose current layout is kept as it is: their MIG GPUs are fixed supply (and
+    count as used), so the program decides only the rest.
+    """
     models = {}
     gpus_of = {}
     node_sizes = {}
+    kept_supply = {}
+    kept_gpus = 0
+    keep_names = set(n.name for n in keep)
     for n in nodes:
         models[n.model.key] = n.model
-        gpus_of[n.model.key] = gpus_of.get(n.model.key, 0) + n.gpu_count
+        gpus_of.setdefault(n.model.key, 0)
         node_sizes.setdefault(n.model.key, {})
+        if n.name in keep_names:
+            mig = [g for g in n.current_layout if g is not None]
+            kept_gpus += len(mig)
+            for g in mig:
+                for p, c in g.items():
+                    kept_supply[(n.model.key, p)] = kept_supply.get((n.model.key, p), 0) + c
+            if strategy == 'single':
+                continue
+            gpus_of[n.model.key] += n.gpu_count - len(mig)
+            continue
+        gpus_of[n.model.key] += n.gpu_count
         node_sizes[n.model.key][n.gpu_count] = node_sizes[n.model.key].get(n.gpu_count, 0) + 1
     prog = _Program()
     demanded = dict((k, set()) for k in models)
@@ -331,7 +349,7 @@ def optimise(nodes, workloads, strategy):
                 if cmodels.get(key) == p:
                     coeffs[yvar[(cid, key)]] = -1
             row_of[(key, p)] = len(prog.rows)
-            prog.rows.append((coeffs, '>=', fixed.get((key, p), 0)))
+            prog.rows.append((coeffs, '>=', fixed.get((key, p), 0) - kept_supply.get((key, p), 0)))
     # Capacity per model: MIG GPUs + whole GPUs <= GPUs of that model.
     for key in sorted(models):
         coeffs = dict((v, 1) for (k, j), v in xvar.items() if k == key)
@@ -376,7 +394,7 @@ def optimise(nodes, workloads, strategy):
     try:
         value, x, bound = milp.solve(prog.rows, prog.cost, branch_priority=prog.priority)
     except milp.Infeasible:
-        raise PlanError(_shortfall(nodes, workloads, strategy))
+        raise PlanError(_shortfall(nodes, workloads, strategy) if explain else 'infeasible')
     except milp.SearchLimit as exc:
         raise PlanError('the planner could not prove an optimum (%s); split the fleet or the workloads' % exc)
     # Spread each class's per-model allocation over its workloads, in order.
@@ -393,7 +411,42 @@ def optimise(nodes, workloads, strategy):
                 left[0] = (key, n - 1)
             split_of[w.name] = alloc
     return {'prog': prog, 'x': x, 'cols': cols, 'xvar': xvar, 'split': split_of, 'models': models,
-            'gpus_used': value + whole_total, 'lower_bound': bound + whole_total}
+            'keep': list(keep), 'gpus_used': value + whole_total + kept_gpus,
+            'lower_bound': bound + whole_total + kept_gpus}
+
+
+def _keep_current(nodes, workloads, strategy, best):
+    """Second objective: keep as many nodes as they are as the minimum GPU count allows.
+
+    Nodes with the same current layout form a group; for each group (largest first) a binary search
+    finds how many of its nodes can be kept while the optimum stays at ``best``'s GPU count.
+    """
+    target = best['gpus_used']
+    groups = {}
+    for n in nodes:
+        if n.current_layout and any(g is not None for g in n.current_layout):
+            groups.setdefault((n.model.key, _layout_key(n.current_layout)), []).append(n)
+    keep = []
+    solution = best
+    for gkey in sorted(groups, key=lambda k: (-len(groups[k]), k[0], str(k[1]))):
+        members = sorted(groups[gkey], key=lambda n: n.name)
+        lo, hi = 0, len(members)
+        found = None
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            try:
+                trial = optimise(nodes, workloads, strategy, keep + members[:mid], explain=False)
+            except PlanError:
+                trial = None
+            if trial is not None and trial['gpus_used'] <= target:
+                lo, found = mid, trial
+            else:
+                hi = mid - 1
+        if lo:
+            keep += members[:lo]
+            solution = found
+    solution['lower_bound'] = best['lower_bound']
+    return solution
 
 
 def _shortfall(nodes, workloads, strategy):
@@ -439,6 +492,12 @@ def build_plan(nodes, workloads, strategy, solution):
     x = solution['x']
     # 1. GPUs to configure per model, as multisets (from the chosen columns), and demand per profile.
     pool = dict((k, []) for k in models)
+    pinned = dict((k, 0) for k in models)
+    for n in solution['keep']:
+        for g in n.current_layout:
+            if g is not None:
+                pool[n.model.key].append(dict(g))
+                pinned[n.model.key] += 1
     for (key, j), v in sorted(solution['xvar'].items()):
         names, sets = solution['cols'][key]
         for _ in range(int(round(x[v]))):
@@ -476,7 +535,9 @@ def build_plan(nodes, workloads, strategy, solution):
             if queue:
                 raise PlanError('internal error: %d instances of %s on %s left unplaced' % (len(queue), prof, key))
         for g in range(len(gpus)):
-            if jobs[g]:
+            if g < pinned[key]:
+                gpu_jobs[key].append((dict(gpus[g]), jobs[g]))   # a kept node's GPU stays as it is
+            elif jobs[g]:
                 used = {}
                 for prof, _ in jobs[g]:
                     used[prof] = used.get(prof, 0) + 1
@@ -623,7 +684,7 @@ def plan(raw_nodes, raw_workloads, strategy='mixed', current_mig_config=None):
     workloads = parse_workloads(raw_workloads, nodes)
     for n in nodes:
         n.current_layout = decode_layout(n, current_mig_config)
-    solution = optimise(nodes, workloads, strategy)
+    solution = _keep_current(nodes, workloads, strategy, optimise(nodes, workloads, strategy))
     node_layout, node_jobs, kept = build_plan(nodes, workloads, strategy, solution)
 
     configs = {DISABLED: [{'devices': 'all', 'mig-enabled': False}]}

@@ -285,3 +285,23 @@ def test_ties_prefer_nodes_already_configured():
 def test_bad_input_fails_with_a_message_that_names_the_problem(nodes, workloads, strategy, message):
     with pytest.raises(mp.PlanError, match=message):
         mp.plan(nodes, workloads, strategy)
+
+
+def test_nodes_with_a_matching_custom_layout_are_kept_as_they_are():
+    current = {'version': 'v1', 'mig-configs': {
+        'legacy-a': [{'devices': [0], 'mig-enabled': True, 'mig-devices': {'3g.71gb': 2}},
+                     {'devices': [1], 'mig-enabled': True, 'mig-devices': {'1g.18gb': 7}}]}}
+    nodes = [{'name': 'a', 'gpu_product': 'NVIDIA H200', 'gpu_count': 2, 'current_config': 'legacy-a'},
+             {'name': 'b', 'gpu_product': 'NVIDIA H200', 'gpu_count': 2, 'current_config': 'all-disabled'}]
+    workloads = [{'name': 'big', 'instances': 2, 'profile': '3g.71gb'}, {'name': 'small', 'instances': 6, 'memory_gib': 10}]
+    result = mp.plan(nodes, workloads, current_mig_config=current)
+    assert result['gpus_used'] == 2
+    assert result['node_configs'] == {'a': 'legacy-a', 'b': 'all-disabled'}
+    assert result['nodes_changed'] == []
+    assert result['mig_config']['mig-configs']['legacy-a'][0]['mig-devices'] == {'3g.71gb': 2}
+    # The same layout cannot serve more 3g instances: then the node changes, and the GPU count stays minimal.
+    more = [{'name': 'big', 'instances': 3, 'profile': '3g.71gb'}, {'name': 'small', 'instances': 6, 'memory_gib': 10}]
+    result = mp.plan(nodes, more, current_mig_config=current)
+    assert result['gpus_used'] == 3
+    assert result['nodes_changed'] == ['b'] and result['node_configs']['a'] == 'legacy-a'
+    check_plan(result, nodes, more)
