@@ -113,6 +113,10 @@ def ensure_pki():
     from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
     import ipaddress
 
+    alive = [c["name"] for c in components() if running_pid(c)]
+    if alive:
+        raise TestbedError("the PKI in %s must be (re)created but %s still run with the old one; run `make down` "
+                           "first" % (PKI, ", ".join(alive)))
     log("creating PKI in %s" % PKI)
     shutil.rmtree(PKI, ignore_errors=True)
     os.makedirs(PKI, mode=0o700)
@@ -343,28 +347,48 @@ def _is_ours(pid, comp=None):
                 return False
     except OSError:
         return False
-    joined = " ".join(args)
-    if STATE not in joined:
+    if not _points_into_state(args):
         return False
     if comp is None:
         return True
-    return os.path.basename(comp["cmd"][0]) in (os.path.basename(args[0]),) or comp["cmd"][1:2] == args[1:2]
+    if comp["name"] == "gpu-sim":
+        return args[1:2] == comp["cmd"][1:2]
+    return os.path.basename(args[0]) == os.path.basename(comp["cmd"][0])
+
+
+def _points_into_state(args):
+    """True when a command line uses this testbed's state (its kubeconfig, etcd data or PKI).
+
+    Binaries are shared (TESTBED_CACHE) between testbeds with different TESTBED_DIRs, and one state dir
+    may be a prefix of another (.cache/testbed vs .cache/testbed-gpu): compare whole paths.
+    """
+    pki = PKI + os.sep
+    return any(a == KUBECONFIG or a == ETCD_DATA or a.startswith(pki) for a in args[1:])
 
 
 def running_pid(comp):
-    """The pid of a running component, or None; removes a stale pid file (and says so)."""
+    """The pid of a running component, or None. A stale pid file is removed and a running component
+    without one (pid file lost) is adopted; both are reported."""
     pf = pid_file(comp["name"])
+    pid = None
     try:
         pid = int(open(pf).read().strip())
     except (OSError, ValueError):
         if os.path.exists(pf):
             log("removing unreadable pid file %s" % pf)
             os.unlink(pf)
-        return None
-    if _is_ours(pid, comp):
-        return pid
-    log("removing stale pid file %s (pid %d is not a running %s)" % (pf, pid, comp["name"]))
-    os.unlink(pf)
+    if pid is not None:
+        if _is_ours(pid, comp):
+            return pid
+        log("removing stale pid file %s (pid %d is not a running %s)" % (pf, pid, comp["name"]))
+        os.unlink(pf)
+    for other in stray_pids():
+        if _is_ours(other, comp):
+            log("adopting %s (pid %d) that runs without a pid file" % (comp["name"], other))
+            if os.path.isdir(RUN):
+                with open(pf, "w") as fh:
+                    fh.write(str(other))
+            return other
     return None
 
 
@@ -394,8 +418,11 @@ def _port_holder(port):
 
 def check_port_free(port, comp):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # as Go's listeners do: connections of a previous run in TIME_WAIT must not count as "in use"
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", port))
+        s.listen(1)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise TestbedError("port %d needed by %s is in use by %s. Stop it, or move the testbed with "
@@ -456,6 +483,11 @@ def _tail(name, n=15):
 def stray_pids():
     """Testbed processes not known through pid files (e.g. a pid file deleted by hand)."""
     me = {os.getpid(), os.getppid()}
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "gpu-sim"):
+        try:
+            me.add(int(open(pid_file(name)).read().strip()))
+        except (OSError, ValueError):
+            pass
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         pid = int(pid)
@@ -467,8 +499,8 @@ def stray_pids():
         exe = args[0]
         bins = bin_paths()
         ours = (any(exe == bins[k] for k in ("etcd", "kube-apiserver", "kube-controller-manager",
-                                                "kube-scheduler", "kwok")) and STATE in " ".join(args)) or \
-               (len(args) > 1 and args[1] == os.path.join(HERE, "gpu_sim.py") and STATE in " ".join(args))
+                                                "kube-scheduler", "kwok")) and _points_into_state(args)) or \
+               (len(args) > 1 and args[1] == os.path.join(HERE, "gpu_sim.py") and _points_into_state(args))
         if ours and _is_ours(pid):
             out.append(pid)
     return out
@@ -656,9 +688,13 @@ def cmd_up(args):
         ensure_pki()
         write_kubeconfig()
         started = []
-        for comp in components():
-            pid = running_pid(comp)
-            if pid:
+        comps = components()
+        todo = [c for c in comps if not running_pid(c)]
+        for comp in todo:  # all ports first: fail before starting anything
+            for port in comp["ports"]:
+                check_port_free(port, comp)
+        for comp in comps:
+            if comp not in todo:
                 continue
             if comp["name"] == "gpu-sim":
                 try:
@@ -717,14 +753,8 @@ def cmd_status(_args):
     comps = components() if os.path.isdir(bin_paths()["kwok-stages"]) else _bare_components()
     down = []
     for comp in comps:
-        pf = pid_file(comp["name"])
-        pid = None
-        if os.path.exists(pf):
-            try:
-                pid = int(open(pf).read().strip())
-            except ValueError:
-                pid = None
-        alive = pid is not None and _is_ours(pid)
+        pid = running_pid(comp) if os.path.isdir(RUN) else None
+        alive = pid is not None
         rss = _rss_mib(pid) if alive else 0
         print("  %-24s %s" % (comp["name"], "running  pid %-7d rss %4d MiB" % (pid, rss) if alive else "stopped"))
         if not alive:
