@@ -15,12 +15,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export PYTHONPATH := $(CURDIR)/.cache/collections
 
-.PHONY: help venv demo test unit sanity lint bench plan clean
+.PHONY: help venv demo test unit sanity lint bench plan e2e clean
 
 help:
 	@echo "make demo    set up .venv, run the main job on the embedded default, print where to look"
 	@echo "make test    unit + sanity + lint + integration + molecule + end to end (what CI runs)"
-	@echo "make unit | sanity | lint | bench | plan"
+	@echo "make up | down | status   the embedded default (local control plane, simulated GPU nodes)"
+	@echo "make unit | sanity | lint | bench | plan | e2e"
 
 $(STAMP): requirements.txt requirements-test.txt
 	@echo "==> creating $(VENV) and installing pinned requirements"
@@ -39,10 +40,16 @@ venv: $(STAMP) $(COLL)
 plan: venv
 	$(BIN)/ansible-playbook playbooks/plan.yml
 
-demo: venv
-	@echo "==> computing the MIG plan for inventories/local"
-	$(BIN)/ansible-playbook playbooks/plan.yml
-	@echo "==> done: the plan is under .cache/plan/ (mig-config.yaml, report.txt)"
+demo: venv up
+	@echo "==> the main job on the embedded default: playbooks/site.yml (inventories/local)"
+	$(BIN)/ansible-playbook playbooks/site.yml
+	@echo "==> the MIG plan, also written to files"
+	$(BIN)/ansible-playbook playbooks/plan.yml | sed -n '/Show the report/,/PLAY RECAP/p'
+	@echo
+	@echo "Where to look:"
+	@echo "  .cache/plan/report.txt, mig-config.yaml, plan.yaml   the plan (what runs where, per GPU)"
+	@echo "  KUBECONFIG=$(CURDIR)/.cache/testbed/kubeconfig        the local cluster (make status lists the nodes)"
+	@echo "  make down                                             stop it"
 
 unit: venv
 	@echo "==> unit tests"
@@ -63,8 +70,17 @@ bench: venv
 TEST_STAGES :=
 -include $(sort $(wildcard mk/*.mk))
 
-test: unit sanity lint $(TEST_STAGES)
+test: unit sanity lint $(TEST_STAGES) e2e
 	@echo "==> make test: all stages passed"
+
+# End to end: site.yml twice on the embedded default; the second run must change nothing.
+e2e: venv up
+	@echo "==> e2e: playbooks/site.yml, first run"
+	$(BIN)/ansible-playbook playbooks/site.yml
+	@echo "==> e2e: playbooks/site.yml, second run (must report changed=0 everywhere)"
+	$(BIN)/ansible-playbook playbooks/site.yml | tee .cache/e2e-second-run.log | tail -12
+	@if grep -E ' changed=[1-9]' .cache/e2e-second-run.log; then echo "e2e: the second run changed something" >&2; exit 1; fi
+	@echo "==> e2e: second run changed nothing"
 
 clean:
 	rm -rf .cache/plan tests/output
