@@ -673,7 +673,7 @@ class Lock(object):
 
 def cmd_build(_args):
     env = dict(os.environ)
-    r = subprocess.run(["bash", os.path.join(HERE, "build.sh")], env=env)
+    r = subprocess.run(["nice", "-n", "10", "bash", os.path.join(HERE, "build.sh")], env=env, check=False)
     if r.returncode:
         raise TestbedError("build failed (exit %d); see the output above" % r.returncode)
 
@@ -752,13 +752,16 @@ def cmd_status(_args):
     print("kubeconfig: %s" % KUBECONFIG)
     comps = components() if os.path.isdir(bin_paths()["kwok-stages"]) else _bare_components()
     down = []
+    total = 0
     for comp in comps:
         pid = running_pid(comp) if os.path.isdir(RUN) else None
         alive = pid is not None
         rss = _rss_mib(pid) if alive else 0
+        total += rss
         print("  %-24s %s" % (comp["name"], "running  pid %-7d rss %4d MiB" % (pid, rss) if alive else "stopped"))
         if not alive:
             down.append(comp["name"])
+    print("  %-24s %d MiB resident" % ("total", total))
     if down:
         print("testbed is not up (stopped: %s); run `make up`" % ", ".join(down))
         return 1
