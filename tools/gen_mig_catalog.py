@@ -8,7 +8,6 @@ The generated file is committed; CI never runs this. Models whose placements are
 (the memory fraction of the board's total, less 3 %), and flagged as such.
 """
 import json
-import pprint
 import sys
 
 # nvidia-smi names older drivers print without the "NVIDIA " prefix.
@@ -21,6 +20,22 @@ BOARD_GIB = {"A30-24GB": 24, "A100-SXM4-40GB": 40, "A100-PCIE-40GB": 40, "A100-8
              "H100-SXM5-80GB": 80, "H100-PCIe-80GB": 80, "H100-NVL-94GB": 94, "H100-96GB-GH200": 96,
              "H200-141GB": 141, "GH200-144GB": 144, "B200-180GB": 180, "GB200-186GB": 186,
              "RTX-PRO-6000-Blackwell-96GB": 96, "B300-288GB": 288, "GB300-288GB": 288}
+
+
+def emit(value, indent):
+    """Python literal for ``value``: dicts one key per line, short lists inline (pep8-clean)."""
+    pad = ' ' * (indent + 4)
+    if isinstance(value, dict):
+        if not value:
+            return '{}'
+        items = ['%s%r: %s,' % (pad, k, emit(v, indent + 4)) for k, v in value.items()]
+        return '{\n' + '\n'.join(items) + '\n' + ' ' * indent + '}'
+    if isinstance(value, list):
+        inline = repr(value)
+        if len(inline) + indent < 100:
+            return inline
+        return '[\n' + '\n'.join('%s%r,' % (pad, v) for v in value) + '\n' + ' ' * indent + ']'
+    return repr(value)
 
 
 def main(path):
@@ -71,18 +86,7 @@ def main(path):
     print('from __future__ import absolute_import, division, print_function')
     print('__metaclass__ = type')
     print('')
-    print('MODELS = {')
-    for key, m in models.items():
-        print('    %r: {' % key)
-        for field in ("names", "pci_ids", "compute_slices", "memory_slices", "placement_units",
-                      "memory_total_mib", "unconfirmed"):
-            print('        %r: %r,' % (field, m[field]))
-        print("        'profiles': {")
-        for pname, prof in m["profiles"].items():
-            print('            %r: %s,' % (pname, pprint.pformat(prof, width=10000, sort_dicts=False)))
-        print('        },')
-        print('    },')
-    print('}')
+    print('MODELS = ' + emit(models, 0))
 
 
 if __name__ == "__main__":

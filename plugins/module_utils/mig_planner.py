@@ -179,7 +179,7 @@ def parse_workloads(raw_workloads, nodes):
                 memory = float(raw['memory_gib'])
             except (TypeError, ValueError):
                 raise PlanError('workload %s memory_gib must be a number, got %r' % (name, raw['memory_gib']))
-            if not memory > 0:
+            if math.isnan(memory) or memory <= 0:
                 raise PlanError('workload %s memory_gib must be positive, got %r' % (name, raw['memory_gib']))
             for key, model in eligible.items():
                 fit = _smallest_fit(model, memory)
@@ -231,7 +231,7 @@ def decode_layout(node, current_mig_config):
         per_gpu = mig_catalog.predefined_layout(node.model, name)
     except mig_catalog.CatalogError:
         return None
-    return [dict(per_gpu) if per_gpu is not None else None for _ in range(gpus)]
+    return [dict(per_gpu) if per_gpu is not None else None for _unused in range(gpus)]
 
 
 # ------------------------------------------------------------------------------------ optimisation
@@ -403,7 +403,7 @@ def optimise(nodes, workloads, strategy, keep=(), explain=True):
         left = [(key, int(round(x[yvar[(cid, key)]]))) for key in sorted(cmodels)]
         for w in members:
             alloc = {}
-            for _ in range(w.instances):
+            for _unused in range(w.instances):
                 while left and left[0][1] == 0:
                     left.pop(0)
                 key, n = left[0]
@@ -500,7 +500,7 @@ def build_plan(nodes, workloads, strategy, solution):
                 pinned[n.model.key] += 1
     for (key, j), v in sorted(solution['xvar'].items()):
         names, sets = solution['cols'][key]
-        for _ in range(int(round(x[v]))):
+        for _unused in range(int(round(x[v]))):
             pool[key].append(dict((p, c) for p, c in zip(names, sets[j]) if c))
     demand = {}       # (model, profile) -> list of (workload, instance)
     whole = dict((k, []) for k in models)   # model -> list of (workload, instance, gpus)
@@ -512,7 +512,7 @@ def build_plan(nodes, workloads, strategy, solution):
             alloc = solution['split'][w.name]
         i = 0
         for key in sorted(alloc):
-            for _ in range(alloc[key]):
+            for _unused in range(alloc[key]):
                 if w.models[key] is None:
                     whole[key].append((w.name, i, w.gpus))
                 else:
@@ -522,7 +522,7 @@ def build_plan(nodes, workloads, strategy, solution):
     gpu_jobs = dict((k, []) for k in models)
     for key in sorted(pool):
         gpus = pool[key]
-        jobs = [[] for _ in gpus]
+        jobs = [[] for _unused in gpus]
         for (k, prof), insts in sorted(demand.items()):
             if k != key:
                 continue
@@ -539,7 +539,7 @@ def build_plan(nodes, workloads, strategy, solution):
                 gpu_jobs[key].append((dict(gpus[g]), jobs[g]))   # a kept node's GPU stays as it is
             elif jobs[g]:
                 used = {}
-                for prof, _ in jobs[g]:
+                for prof, _job in jobs[g]:
                     used[prof] = used.get(prof, 0) + 1
                 if strategy == 'single':
                     used = dict(gpus[g])   # single: every GPU of a node carries the full one-profile layout
@@ -561,7 +561,7 @@ def _place_on_nodes(nodes, mig_gpus, whole_insts, strategy, node_layout, node_jo
     """Assign configured GPUs and whole-GPU instances of one model to its nodes."""
     for n in nodes:
         node_layout[n.name] = [None] * n.gpu_count
-        node_jobs[n.name] = [[] for _ in range(n.gpu_count)]
+        node_jobs[n.name] = [[] for _unused in range(n.gpu_count)]
     free = dict((n.name, n.gpu_count) for n in nodes)
     remaining = list(mig_gpus)
     # a. Keep nodes whose current layout is exactly reproduced by part of the pool (mixed strategy).
@@ -570,7 +570,7 @@ def _place_on_nodes(nodes, mig_gpus, whole_insts, strategy, node_layout, node_jo
         if not cur or all(g is None for g in cur):
             continue
         want = [_canon(g) for g in cur if g is not None]
-        avail = [_canon(u) for u, _ in remaining]
+        avail = [_canon(u) for u, _jobs in remaining]
         take = []
         ok = True
         for w in want:
@@ -588,6 +588,7 @@ def _place_on_nodes(nodes, mig_gpus, whole_insts, strategy, node_layout, node_jo
         remaining = [r for i, r in enumerate(remaining) if i not in take]
         free[n.name] = sum(1 for g in cur if g is None)
         kept.add(n.name)
+
     # b. Whole-GPU instances: largest first, onto nodes that keep MIG-disabled GPUs free.
     def unchanged_if_disabled(n):
         cur = n.current_layout
@@ -596,8 +597,8 @@ def _place_on_nodes(nodes, mig_gpus, whole_insts, strategy, node_layout, node_jo
     whole_insts = sorted(whole_insts, key=lambda t: (-t[2], t[0], t[1]))
     # Nodes that will change anyway first, then MIG-disabled ones; within that, fuller nodes first.
     for wname, inst, size in whole_insts:
-        cands = [n for n in nodes if free[n.name] >= size and not (strategy == 'single' and n.name in kept
-                                                                      and any(node_layout[n.name]))]
+        cands = [n for n in nodes
+                 if free[n.name] >= size and not (strategy == 'single' and n.name in kept and any(node_layout[n.name]))]
         if not cands:
             raise PlanError('whole-GPU instances of %s (%d GPUs each) cannot be packed onto the %s nodes'
                             % (wname, size, nodes[0].model.key))
@@ -766,7 +767,7 @@ def render_report(result, nodes, node_layout, node_jobs):
                 desc = 'whole GPU' if jobs else 'MIG disabled, unused'
             else:
                 desc = ' '.join('%s@%d' % (p, s) for s, p in mig_catalog.placement(n.model, layout))
-            who = ', '.join(sorted(set(w for _, (w, _) in jobs)))
+            who = ", ".join(sorted(set(job[1][0] for job in jobs)))
             lines.append('%-24s %-32s %-8s %d: %s%s' % (
                 n.name if first else '', result['node_configs'][n.name] if first else '',
                 ('yes' if n.name in result['nodes_changed'] else 'no') if first else '',

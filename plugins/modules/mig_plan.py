@@ -12,7 +12,7 @@ short_description: Compute MIG layouts that serve the given workloads on the few
 version_added: 0.1.0
 description:
   - Pure computation on the controller; nothing on the nodes changes. Check mode is the same as a run.
-  - Every instance of a workload needs one MIG device (a named O(profile), or the smallest profile
+  - Every instance of a workload needs one MIG device (a named O(workloads[].profile), or the smallest profile
     whose usable GiB fits O(workloads[].memory_gib)) or N whole GPUs on one node (O(workloads[].gpus)).
   - The planner finds the true minimum number of GPUs (an integer program over the exact placement
     grid of each GPU model, solved by branch and bound), then prefers the plan that changes the fewest
@@ -95,7 +95,7 @@ notes:
 seealso:
   - module: cnai.platform.gpu_facts
 author:
-  - cnai.platform contributors
+  - cnai.platform contributors (!UNKNOWN)
 '''
 
 EXAMPLES = r'''
@@ -133,13 +133,27 @@ assignments:
   type: list
   elements: dict
   contains:
-    workload: {description: Workload name., type: str}
-    instance: {description: Instance index, from 0., type: int}
-    node: {description: Node name., type: str}
-    gpu: {description: GPU index, or the list of GPU indices for whole-GPU workloads., type: raw}
-    profile: {description: MIG profile, or null for whole GPUs., type: str}
-    start: {description: Placement slot of the MIG device, or null., type: int}
-    resource: {description: Extended resource the pod requests., type: str}
+    workload:
+      description: Workload name.
+      type: str
+    instance:
+      description: Instance index, from 0.
+      type: int
+    node:
+      description: Node name.
+      type: str
+    gpu:
+      description: GPU index, or the list of GPU indices for whole-GPU workloads.
+      type: raw
+    profile:
+      description: MIG profile, or null for whole GPUs.
+      type: str
+    start:
+      description: Placement slot of the MIG device, or null.
+      type: int
+    resource:
+      description: Extended resource the pod requests.
+      type: str
 gpus_used:
   description: GPUs that host at least one instance.
   returned: success

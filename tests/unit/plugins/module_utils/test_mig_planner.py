@@ -276,9 +276,8 @@ def test_ties_prefer_nodes_already_configured():
      'mixed', 'short by 1'),
     ([{'name': 'n', 'gpu_product': 'NVIDIA H200', 'gpu_count': 2}], [{'name': 'w', 'profile': '1g.18gb', 'gpus': 1}],
      'mixed', 'exactly one of profile, memory_gib, gpus'),
-    ([{'name': 'n', 'gpu_product': 'NVIDIA H200', 'gpu_count': 2}], [{'name': 'w', 'profile': '1g.18gb',
-                                                                       'gpu_product': 'NVIDIA A30'}],
-     'mixed', 'no node has that GPU'),
+    ([{'name': 'n', 'gpu_product': 'NVIDIA H200', 'gpu_count': 2}],
+     [{'name': 'w', 'profile': '1g.18gb', 'gpu_product': 'NVIDIA A30'}], 'mixed', 'no node has that GPU'),
     ([{'name': 'n', 'gpu_product': 'NVIDIA H200', 'gpu_count': 2}], [{'name': 'w', 'profile': '1g.18gb'}], 'best',
      'strategy must be one of'),
 ])
