@@ -814,6 +814,8 @@ def main(argv=None):
     sub.add_parser("env")
     sub.add_parser("build")
     args = p.parse_args(argv)
+    if argv is None:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `testbed.py status | head` ends quietly
     try:
         rc = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env, "build": cmd_build}[args.cmd](args)
     except TestbedError as exc:
