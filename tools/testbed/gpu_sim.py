@@ -534,9 +534,13 @@ class Simulator(object):
                  self.args.device_plugin_configmap_namespace, self.args.device_plugin_configmap_name,
                  self.args.mig_strategy)
         ready_written = False
+        failing = False
         while not self.stop.is_set():
             try:
                 listing = self.list_nodes()
+                if failing:
+                    LOG.info("API server reachable again; resyncing %d nodes", len(listing.get("items", [])))
+                    failing = False
                 for item in listing.get("items", []):
                     self.enqueue(item["metadata"]["name"])
                 if not ready_written and self.args.ready_file:
@@ -558,7 +562,9 @@ class Simulator(object):
                     LOG.warning("API error: %s; retrying in 2 s", exc.reason)
                     self.stop.wait(2)
             except Exception as exc:  # connection refused while the apiserver restarts, etc.
-                LOG.warning("watch interrupted: %s; retrying in 2 s", exc)
+                if not failing:
+                    LOG.warning("watch interrupted: %s; retrying every 2 s", str(exc).splitlines()[0][:200])
+                failing = True
                 self.stop.wait(2)
         LOG.info("gpu_sim stopped")
 
@@ -594,7 +600,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, handlers=handlers,
                         format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     if mig_catalog is None:
         LOG.error("cannot import the collection's MIG catalog (%s); is PYTHONPATH=.cache/collections set?",
                   _CATALOG_IMPORT_ERROR)

@@ -285,7 +285,7 @@ def components():
          "ready": lambda: True},
         {"name": "gpu-sim", "ports": [],
          "cmd": [py, os.path.join(HERE, "gpu_sim.py"), "--kubeconfig", KUBECONFIG,
-                 "--log-file", os.path.join(LOGS, "gpu_sim.log"), "--ready-file", os.path.join(RUN, "gpu-sim.ready")],
+                 "--ready-file", os.path.join(RUN, "gpu-sim.ready")],
          "env": {"PYTHONPATH": _collections_path()},
          "ready": lambda: os.path.exists(os.path.join(RUN, "gpu-sim.ready"))},
     ]
@@ -438,7 +438,10 @@ def start(comp):
         check_port_free(port, comp)
     if not os.access(comp["cmd"][0], os.X_OK):
         raise TestbedError("%s: binary %s missing; run tools/testbed/build.sh" % (comp["name"], comp["cmd"][0]))
-    logf = open(os.path.join(LOGS, comp["name"] + ".log"), "ab")
+    path = _log(comp["name"])
+    if os.path.exists(path) and os.path.getsize(path) > 20 * 1024 * 1024:
+        os.replace(path, path + ".1")  # keep one older log
+    logf = open(path, "ab")
     logf.write(("\n---- %s starting: %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), " ".join(comp["cmd"]))).encode())
     logf.flush()
     env = dict(os.environ)
@@ -450,6 +453,31 @@ def start(comp):
     with open(pid_file(comp["name"]), "w") as fh:
         fh.write(str(proc.pid))
     return proc
+
+
+def _settle(comp, pid, timeout=WAIT_COMPONENT):
+    """A component that runs already: wait until it is ready (False) or has exited (True: start it).
+
+    Covers a process that is still shutting down (e.g. kube-apiserver draining after SIGTERM).
+    """
+    deadline = time.monotonic() + timeout
+    said = False
+    while time.monotonic() < deadline:
+        if comp["ready"]():
+            return False
+        if not _is_ours(pid, comp):
+            log("%s (pid %d) exited; starting it again" % (comp["name"], pid))
+            try:
+                os.unlink(pid_file(comp["name"]))
+            except FileNotFoundError:
+                pass
+            return True
+        if not said:
+            log("%s (pid %d) runs but is not ready; waiting up to %d s" % (comp["name"], pid, timeout))
+            said = True
+        time.sleep(0.3)
+    raise TestbedError("%s (pid %d) runs but did not become ready in %d s; see %s, or run `make down && make up`"
+                       % (comp["name"], pid, timeout, _log(comp["name"])))
 
 
 def wait_ready(comp, proc, timeout=WAIT_COMPONENT):
@@ -467,7 +495,8 @@ def wait_ready(comp, proc, timeout=WAIT_COMPONENT):
 
 
 def _log(name):
-    return os.path.join(LOGS, name + ".log")
+    """logs/<component>.log; the simulator's is logs/gpu_sim.log (stdout and stderr of the process)."""
+    return os.path.join(LOGS, {"gpu-sim": "gpu_sim"}.get(name, name) + ".log")
 
 
 def _tail(name, n=15):
@@ -695,12 +724,16 @@ def cmd_up(args):
                 check_port_free(port, comp)
         for comp in comps:
             if comp not in todo:
-                continue
+                pid = running_pid(comp)
+                if pid and not _settle(comp, pid):
+                    continue  # running and ready
             if comp["name"] == "gpu-sim":
                 try:
                     os.unlink(os.path.join(RUN, "gpu-sim.ready"))
                 except FileNotFoundError:
                     pass
+            for port in comp["ports"]:
+                check_port_free(port, comp)
             proc = start(comp)
             wait_ready(comp, proc)
             started.append(comp["name"])
@@ -820,6 +853,13 @@ def main(argv=None):
         rc = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env, "build": cmd_build}[args.cmd](args)
     except TestbedError as exc:
         print("testbed: ERROR: %s" % exc, file=sys.stderr)
+        return 1
+    except Exception as exc:  # API unreachable or refusing: say what and where to look, no traceback
+        if type(exc).__module__.split(".")[0] not in ("kubernetes", "urllib3"):
+            raise
+        print("testbed: ERROR: the API server at https://127.0.0.1:%d did not answer as expected (%s: %s); "
+              "see %s and `make status`" % (APISERVER_PORT, type(exc).__name__, str(exc).splitlines()[0][:300],
+                                            _log("kube-apiserver")), file=sys.stderr)
         return 1
     return rc or 0
 

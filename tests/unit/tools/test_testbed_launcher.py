@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+"""The testbed launcher's pure parts (tools/testbed/testbed.py): node manifests, process ownership."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "tools", "testbed"))
+import testbed as tb  # noqa: E402
+
+
+def test_gpu_node_carries_gfd_labels_capacity_and_pci_annotation():
+    node = tb.node_manifest("gpu-h200-0", "gpu", {"gpu_product": "NVIDIA H200", "gpu_pci_device_id": "0x233510de",
+                                                  "gpu_count": 8, "node_cpu": "96", "node_memory": "1Ti"})
+    labels = node["metadata"]["labels"]
+    assert labels["nvidia.com/gpu.product"] == "NVIDIA-H200"
+    assert labels["nvidia.com/gpu.count"] == "8"
+    assert labels["nvidia.com/gpu.memory"] == "143771"
+    assert labels["nvidia.com/mig.capable"] == "true"
+    assert labels["nvidia.com/gpu.present"] == "true"
+    assert node["metadata"]["annotations"]["cnai.platform/sim-gpu-pci-device-id"] == "0x233510DE"
+    for field in ("capacity", "allocatable"):
+        assert node["status"][field] == {"cpu": "96", "memory": "1Ti", "pods": "110", "ephemeral-storage": "1Ti",
+                                         "nvidia.com/gpu": "8"}
+    assert "nvidia.com/mig.config" not in labels  # nothing is configured until someone labels the node
+
+
+def test_gpu_node_from_pci_id_only():
+    node = tb.node_manifest("a", "gpu", {"gpu_pci_device_id": "0x20B210DE", "gpu_count": 4})
+    assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
+    assert node["metadata"]["labels"]["nvidia.com/gpu.memory"] == "81920"
+
+
+def test_cpu_node_has_no_gpu_anything():
+    node = tb.node_manifest("cpu-0", "cpu", {"node_cpu": "32", "node_memory": "128Gi"})
+    assert not [k for k in node["metadata"]["labels"] if k.startswith("nvidia.com/")]
+    assert "nvidia.com/gpu" not in node["status"]["capacity"]
+    assert node["status"]["capacity"]["cpu"] == "32"
+
+
+def test_unknown_gpu_needs_its_memory():
+    with pytest.raises(tb.TestbedError, match="gpu_memory_mib"):
+        tb.node_manifest("x", "gpu", {"gpu_product": "NVIDIA L4", "gpu_count": 1})
+    node = tb.node_manifest("x", "gpu", {"gpu_product": "NVIDIA L4", "gpu_count": 1, "gpu_memory_mib": 23034})
+    assert node["metadata"]["labels"]["nvidia.com/mig.capable"] == "false"
+    assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-L4"
+
+
+def test_gpu_node_without_model_is_refused():
+    with pytest.raises(tb.TestbedError, match="gpu_product or gpu_pci_device_id"):
+        tb.node_manifest("x", "gpu", {"gpu_count": 1})
+
+
+def test_process_ownership_compares_whole_state_paths():
+    ours = ["/bin/kwok", "--kubeconfig", tb.KUBECONFIG]
+    sibling = ["/bin/kwok", "--kubeconfig", tb.STATE + "-gpu/kubeconfig",
+               "--config", os.path.join(tb.STATE, "bin", "kwok", "stages", "a.yaml")]
+    assert tb._points_into_state(ours)
+    assert not tb._points_into_state(sibling)
+    assert tb._points_into_state(["/bin/kube-apiserver", "--tls-cert-file", os.path.join(tb.PKI, "apiserver.crt")])
+    assert not tb._points_into_state([tb.KUBECONFIG])  # the executable itself does not count
+
+
+def test_inventory_of_the_embedded_default():
+    nodes = {h: (k, hv) for h, k, hv in tb.inventory_nodes()}
+    assert nodes["gpu-h200-0"][0] == "gpu" and nodes["cpu-0"][0] == "cpu"
+    assert nodes["gpu-a100-0"][1]["gpu_pci_device_id"] == "0x20B210DE"
