@@ -35,7 +35,6 @@ import os
 import signal
 import sys
 import threading
-import time
 
 import yaml
 
@@ -448,9 +447,8 @@ class Simulator(object):
                                                               self.args.mig_configmap_name))
             text = (cm.get("data") or {}).get(self.args.mig_configmap_key)
             if text is None:
-                raise SimError("ConfigMap %s/%s has no key %s" % (self.args.mig_configmap_namespace,
-                                                                 self.args.mig_configmap_name,
-                                                                 self.args.mig_configmap_key))
+                raise SimError("ConfigMap %s/%s has no key %s" % (
+                    self.args.mig_configmap_namespace, self.args.mig_configmap_name, self.args.mig_configmap_key))
             configs = parse_mig_parted_config(text)
             layout = select_layout(configs, wanted, count, pci)
             if model is None and any(d is not None for d in layout):

@@ -228,7 +228,9 @@ def write_kubeconfig():
 
 def components():
     b = bin_paths()
-    p = lambda n: os.path.join(PKI, n)  # noqa: E731
+
+    def p(name):
+        return os.path.join(PKI, name)
     stages_dir = b["kwok-stages"]
     stages = ",".join(os.path.join(stages_dir, f) for f in sorted(os.listdir(stages_dir))
                       if f.endswith(".yaml") and f != "storage-class.yaml") if os.path.isdir(stages_dir) else ""
@@ -527,9 +529,9 @@ def stray_pids():
             continue
         exe = args[0]
         bins = bin_paths()
-        ours = (any(exe == bins[k] for k in ("etcd", "kube-apiserver", "kube-controller-manager",
-                                                "kube-scheduler", "kwok")) and _points_into_state(args)) or \
-               (len(args) > 1 and args[1] == os.path.join(HERE, "gpu_sim.py") and _points_into_state(args))
+        binary = exe in [bins[k] for k in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")]
+        sim = len(args) > 1 and args[1] == os.path.join(HERE, "gpu_sim.py")
+        ours = (binary or sim) and _points_into_state(args)
         if ours and _is_ours(pid):
             out.append(pid)
     return out
