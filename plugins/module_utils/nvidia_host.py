@@ -89,10 +89,10 @@ def split_version(version, branch):
     if version and not _VERSION_RE.match(version):
         raise PlanError("nvidia_driver_version %r is not a driver version such as 580 or 580.95.05" % version)
     if not branch and version:
-        branch = version.split(".")[0]
+        branch = version.split(".", 1)[0]
     if not _BRANCH_RE.match(branch):
         raise PlanError("nvidia_driver_branch %r is not a three-digit driver branch such as 580" % branch)
-    if version and version.split(".")[0] != branch:
+    if version and version.split(".", 1)[0] != branch:
         raise PlanError(
             "nvidia_driver_version %s is not on branch %s: set both to the same branch" % (version, branch))
     full = version if version.count(".") >= 1 else ""
@@ -219,8 +219,8 @@ def _ubuntu(plan, kernel, arch, secure_boot, mok_enrolled, server, track, ubuntu
         plan["hold"] = list(pinned) + ["nvidia-dkms-%s%s%s" % (branch, suffix, otag)]
         plan["headers"] = ["linux-headers-%s" % kernel]
         hint = ("set nvidia_driver_repo_source: distribution and nvidia_driver_module_source: precompiled to "
-                "use Canonical-signed linux-modules-nvidia-%s%s%s-%s" % (branch, "-server" if server else "",
-                                                                        otag, kernel))
+                "use Canonical-signed linux-modules-nvidia-%s%s%s-%s"
+                % (branch, "-server" if server else "", otag, kernel))
         _secure_boot(plan, secure_boot, mok_enrolled, False, hint)
 
 

@@ -37,11 +37,13 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode).
     support: full
 author:
-  - cnai.platform contributors
+  - cnai.platform contributors (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -76,8 +76,8 @@ def test_ubuntu_nvidia_repo_has_no_server_suffix_and_no_precompiled():
 
 
 def test_ubuntu_arm64_repo_is_sbsa_and_22_04():
-    facts = dict(UBUNTU, architecture="aarch64", major_version="22")
-    plan = nh.driver_plan(branch="580", repo_source="nvidia", ubuntu_repo_url="", **facts)
+    plan = nh.driver_plan(distribution="Ubuntu", major_version="22", architecture="aarch64",
+                          kernel="5.15.0-1060-nvidia-64k", branch="580", repo_source="nvidia")
     assert plan["repo"]["url"].endswith("/ubuntu2204/sbsa/")
 
 
