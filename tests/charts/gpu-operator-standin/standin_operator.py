@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Stand-in for the GPU Operator's ClusterPolicy status reporting, for offline tests only.
 
 No operator runs on the local testbed, so nothing would ever set ClusterPolicy ``.status.state``.
