@@ -756,7 +756,10 @@ def render_report(result, nodes, node_layout, node_jobs):
                  % (result['strategy'], result['gpus_used'], result['gpus_total'], result['lower_bound'],
                     len(result['nodes_changed']), len(nodes)))
     lines.append('')
-    lines.append('%-24s %-32s %-8s %s' % ('NODE', 'CONFIG', 'CHANGE', 'GPU: LAYOUT <- WORKLOADS'))
+    wn = max([len('NODE')] + [len(n.name) for n in nodes])
+    wc = max([len('CONFIG')] + [len(c) for c in result['node_configs'].values()])
+    row = '%%-%ds  %%-%ds  %%-6s  %%s' % (wn, wc)
+    lines.append(row % ('NODE', 'CONFIG', 'CHANGE', 'GPU: LAYOUT <- WORKLOADS'))
     for n in nodes:
         first = True
         for g, layout in enumerate(node_layout[n.name]):
@@ -767,11 +770,11 @@ def render_report(result, nodes, node_layout, node_jobs):
                 desc = 'whole GPU' if jobs else 'MIG disabled, unused'
             else:
                 desc = ' '.join('%s@%d' % (p, s) for s, p in mig_catalog.placement(n.model, layout))
-            who = ", ".join(sorted(set(job[1][0] for job in jobs)))
-            lines.append('%-24s %-32s %-8s %d: %s%s' % (
+            who = ', '.join(sorted(set(job[1][0] for job in jobs)))
+            lines.append(row % (
                 n.name if first else '', result['node_configs'][n.name] if first else '',
                 ('yes' if n.name in result['nodes_changed'] else 'no') if first else '',
-                g, desc, (' <- ' + who) if who else ''))
+                '%d: %s%s' % (g, desc, (' <- ' + who) if who else '')))
             first = False
     if result['unconfirmed']:
         lines.append('')
