@@ -761,21 +761,24 @@ def render_report(result, nodes, node_layout, node_jobs):
     row = '%%-%ds  %%-%ds  %%-6s  %%s' % (wn, wc)
     lines.append(row % ('NODE', 'CONFIG', 'CHANGE', 'GPU: LAYOUT <- WORKLOADS'))
     for n in nodes:
-        first = True
+        cells = []
+        idle = 0
         for g, layout in enumerate(node_layout[n.name]):
             jobs = node_jobs[n.name][g]
-            if layout is None and not jobs and not first:
+            if layout is None and not jobs:
+                idle += 1
                 continue
             if layout is None:
-                desc = 'whole GPU' if jobs else 'MIG disabled, unused'
+                desc = 'whole GPU'
             else:
                 desc = ' '.join('%s@%d' % (p, s) for s, p in mig_catalog.placement(n.model, layout))
             who = ', '.join(sorted(set(job[1][0] for job in jobs)))
-            lines.append(row % (
-                n.name if first else '', result['node_configs'][n.name] if first else '',
-                ('yes' if n.name in result['nodes_changed'] else 'no') if first else '',
-                '%d: %s%s' % (g, desc, (' <- ' + who) if who else '')))
-            first = False
+            cells.append('%d: %s%s' % (g, desc, (' <- ' + who) if who else ''))
+        if idle:
+            cells.append('%s%d GPU%s MIG disabled, unused' % ('' if cells else 'all ', idle, '' if idle == 1 else 's'))
+        for i, cell in enumerate(cells):
+            lines.append(row % (n.name if i == 0 else '', result['node_configs'][n.name] if i == 0 else '',
+                                ('yes' if n.name in result['nodes_changed'] else 'no') if i == 0 else '', cell))
     if result['unconfirmed']:
         lines.append('')
         lines.append('Not confirmed by NVIDIA (verify with nvidia-smi mig -lgipp on the node):')
