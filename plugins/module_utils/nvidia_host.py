@@ -40,9 +40,12 @@ REPO_SOURCES = ("distribution", "nvidia")
 # What Debian 12 itself packages (bookworm non-free/contrib).
 DEBIAN12_TESLA_BRANCHES = ("470", "535")
 DEBIAN12_CURRENT_BRANCH = "535"
+# The "current" set, stale when the tesla set is wanted. libnvidia-cfg1 and nvidia-alternative are
+# left alone: nvidia-persistenced pulls them in next to the tesla packages.
 DEBIAN_CURRENT_PACKAGES = (
     "nvidia-kernel-dkms", "nvidia-open-kernel-dkms", "nvidia-smi", "libcuda1", "nvidia-driver",
     "nvidia-driver-bin", "nvidia-kernel-support", "nvidia-open-kernel-support", "libnvidia-ml1",
+    "libnvidia-ptxjitcompiler1", "libnvidia-pkcs11-openssl3", "firmware-nvidia-gsp",
 )
 
 _VERSION_RE = re.compile(r"^(\d{3})(\.\d{1,3}){0,2}$")
@@ -238,6 +241,9 @@ def _debian(plan, kernel, arch, secure_boot, mok_enrolled, family, **_):
     plan["module_source"] = "dkms"
     if arch != "x86_64" and family == "tesla":
         plan["notes"].append("Debian's tesla packages on %s: availability varies by branch." % arch)
+    # Debian's driver packages depend on each other at the EXACT version: every package of that
+    # version-locked set is pinned (and held), or apt cannot resolve an older pin while the archive
+    # (bookworm-security) carries a newer one ("held broken packages", pain point 2).
     if open_ or family == "current":
         if branch != DEBIAN12_CURRENT_BRANCH:
             plan["errors"].append(
@@ -246,8 +252,10 @@ def _debian(plan, kernel, arch, secure_boot, mok_enrolled, family, **_):
                 % ("open" if open_ else "current", DEBIAN12_CURRENT_BRANCH, "open-" if open_ else "",
                    DEBIAN12_CURRENT_BRANCH, branch))
             return
-        kmod = "nvidia-open-kernel-dkms" if open_ else "nvidia-kernel-dkms"
-        pinned = [kmod, "nvidia-smi", "libcuda1", "libnvidia-cfg1"]
+        kmod = "nvidia-open-kernel" if open_ else "nvidia-kernel"
+        pinned = [kmod + "-dkms", kmod + "-support", "nvidia-smi", "libcuda1", "libnvidia-cfg1",
+                  "nvidia-alternative", "libnvidia-ml1", "libnvidia-ptxjitcompiler1", "libnvidia-pkcs11-openssl3",
+                  "firmware-nvidia-gsp"]
         if open_:
             plan["notes"].append("Debian 12 ships open modules for one version (bookworm contrib); pin "
                                  "nvidia_driver_version to it (535.261.03 at the time of writing).")
@@ -258,8 +266,10 @@ def _debian(plan, kernel, arch, secure_boot, mok_enrolled, family, **_):
                 "set nvidia_driver_branch to one of them, or run Ubuntu 22.04/24.04 or RHEL 9 for branch %s"
                 % ("/".join(DEBIAN12_TESLA_BRANCHES), branch))
             return
-        pinned = ["nvidia-tesla-%s-kernel-dkms" % branch, "nvidia-tesla-%s-smi" % branch,
-                  "libnvidia-tesla-%s-cuda1" % branch, "libnvidia-tesla-%s-cfg1" % branch]
+        pinned = ["nvidia-tesla-%s-%s" % (branch, p) for p in ("kernel-dkms", "kernel-support", "smi", "alternative")]
+        pinned += ["libnvidia-tesla-%s-%s" % (branch, p) for p in ("cuda1", "cfg1", "ml1", "ptxjitcompiler1")]
+        if int(branch) >= 525:  # GSP firmware and the PKCS#11 library exist from the 525 series on
+            pinned += ["firmware-nvidia-tesla-%s-gsp" % branch, "libnvidia-tesla-%s-pkcs11-openssl3" % branch]
     plan["packages"] = [_spec(p, full, "apt") for p in pinned] + ["nvidia-persistenced"]
     plan["hold"] = pinned + ["nvidia-persistenced"]
     plan["headers"] = ["linux-headers-%s" % kernel]
@@ -345,7 +355,7 @@ def stale_packages(installed, plan):
             m = _DEBIAN_TESLA.match(name)
             if m and (not tesla or m.group(1) != branch):
                 stale.append(name)
-            elif name in DEBIAN_CURRENT_PACKAGES and (tesla or name.endswith("kernel-dkms")):
+            elif name in DEBIAN_CURRENT_PACKAGES and (tesla or "kernel-" in name):
                 stale.append(name)
     elif plan["os"] == "rhel" and isinstance(installed, dict):
         for name in names:

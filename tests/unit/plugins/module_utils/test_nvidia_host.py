@@ -97,14 +97,21 @@ def test_ubuntu_secure_boot_precompiled_is_fine_dkms_is_blocked_with_mok_steps()
 def test_debian_tesla_535_packages_pinned_and_held():
     plan = nh.driver_plan(branch="535", version="535.216.03", module_type="proprietary", **DEBIAN)
     assert plan["errors"] == []
-    assert plan["packages"] == [
-        "nvidia-tesla-535-kernel-dkms=535.216.03-*", "nvidia-tesla-535-smi=535.216.03-*",
-        "libnvidia-tesla-535-cuda1=535.216.03-*", "libnvidia-tesla-535-cfg1=535.216.03-*",
-        "nvidia-persistenced",
-    ]
-    assert plan["hold"][-1] == "nvidia-persistenced"
+    # the whole exact-version dependency set is pinned, so apt never has to guess an older version
+    assert plan["packages"] == [p + "=535.216.03-*" for p in (
+        "nvidia-tesla-535-kernel-dkms", "nvidia-tesla-535-kernel-support", "nvidia-tesla-535-smi",
+        "nvidia-tesla-535-alternative", "libnvidia-tesla-535-cuda1", "libnvidia-tesla-535-cfg1",
+        "libnvidia-tesla-535-ml1", "libnvidia-tesla-535-ptxjitcompiler1", "firmware-nvidia-tesla-535-gsp",
+        "libnvidia-tesla-535-pkcs11-openssl3")] + ["nvidia-persistenced"]
+    assert plan["hold"][-1] == "nvidia-persistenced" and len(plan["hold"]) == 11
     assert plan["headers"] == ["linux-headers-6.1.0-27-amd64"]
     assert plan["module_source"] == "dkms"
+
+
+def test_debian_tesla_470_has_no_gsp_firmware():
+    plan = nh.driver_plan(branch="470", module_type="proprietary", **DEBIAN)
+    assert not [p for p in plan["packages"] if "gsp" in p or "pkcs11" in p]
+    assert "libnvidia-tesla-470-ml1" in plan["packages"]
 
 
 def test_debian_in_container_skips_headers_and_says_so():
@@ -121,8 +128,9 @@ def test_debian_branch_580_is_refused_with_what_to_do():
 
 def test_debian_open_modules_only_on_current_branch():
     plan = nh.driver_plan(branch="535", version="535.261.03", module_type="open", **DEBIAN)
-    assert names(plan)[0] == "nvidia-open-kernel-dkms"
-    assert "libcuda1" in names(plan)
+    assert names(plan)[:2] == ["nvidia-open-kernel-dkms", "nvidia-open-kernel-support"]
+    for shared in ("libcuda1", "nvidia-alternative", "libnvidia-ml1", "firmware-nvidia-gsp"):
+        assert shared + "=535.261.03-*" in plan["packages"]
     assert nh.driver_plan(branch="470", module_type="open", **DEBIAN)["errors"]
 
 
@@ -238,8 +246,16 @@ def test_stale_debian_other_tesla_branch():
 
 def test_stale_debian_switch_tesla_to_open_current():
     plan = nh.driver_plan(branch="535", module_type="open", **DEBIAN)
-    assert nh.stale_packages(["nvidia-tesla-535-smi", "nvidia-kernel-dkms", "nvidia-smi"], plan) == [
-        "nvidia-kernel-dkms", "nvidia-tesla-535-smi"]
+    installed = ["nvidia-tesla-535-smi", "firmware-nvidia-tesla-535-gsp", "nvidia-kernel-dkms",
+                 "nvidia-kernel-support", "nvidia-smi", "libnvidia-cfg1", "nvidia-alternative"]
+    assert nh.stale_packages(installed, plan) == [
+        "firmware-nvidia-tesla-535-gsp", "nvidia-kernel-dkms", "nvidia-kernel-support", "nvidia-tesla-535-smi"]
+
+
+def test_stale_debian_tesla_keeps_what_persistenced_pulled_in():
+    plan = nh.driver_plan(branch="535", module_type="proprietary", **DEBIAN)
+    installed = ["nvidia-tesla-535-smi", "libnvidia-cfg1", "nvidia-alternative", "nvidia-smi", "libcuda1"]
+    assert nh.stale_packages(installed, plan) == ["libcuda1", "nvidia-smi"]
 
 
 def test_stale_ubuntu_branch_and_module_type_change():
