@@ -72,6 +72,22 @@ MIG_PREFIX = "nvidia.com/mig-"
 STRATEGIES = ("mixed", "single")
 
 
+def forced_failure(value, wanted):
+    """Does the test annotation ``cnai.platform/sim-fail`` fail a change to config ``wanted``?
+
+    ``true``: every change fails. ``except:a,b``: every change fails but those to the configs listed.
+    ``a,b``: only changes to the configs listed fail. Empty: nothing is forced.
+    """
+    value = (value or "").strip()
+    if not value:
+        return False
+    if value.lower() == "true":
+        return True
+    if value.startswith("except:"):
+        return wanted not in [c.strip() for c in value[len("except:"):].split(",") if c.strip()]
+    return wanted in [c.strip() for c in value.split(",") if c.strip()]
+
+
 class SimError(Exception):
     """A config the simulated GPUs cannot take; the message says why."""
 
@@ -439,8 +455,8 @@ class Simulator(object):
                 return
         ok, message, layout = False, "", None
         try:
-            if ann.get(A_FAIL, "").lower() == "true":
-                raise SimError("forced failure (annotation %s=true)" % A_FAIL)
+            if forced_failure(ann.get(A_FAIL, ""), wanted):
+                raise SimError("forced failure (annotation %s=%s)" % (A_FAIL, ann.get(A_FAIL)))
             cm = self.get_configmap(self.args.mig_configmap_namespace, self.args.mig_configmap_name)
             if cm is None:
                 raise SimError("ConfigMap %s/%s not found" % (self.args.mig_configmap_namespace,

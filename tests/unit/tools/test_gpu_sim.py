@@ -223,3 +223,11 @@ def test_layout_annotation_roundtrip_and_garbage():
     assert gpu_sim.load_layout(node, 3) == [None, None, None]  # wrong length: GPUs as they come
     node["metadata"]["annotations"]["cnai.platform/sim-mig-layout"] = "{broken"
     assert gpu_sim.load_layout(node, 1) == [None]
+
+
+def test_forced_failure_annotation_forms():
+    from gpu_sim import forced_failure
+    assert not forced_failure("", "cfg-a")
+    assert forced_failure("true", "cfg-a") and forced_failure("TRUE", "all-disabled")
+    assert forced_failure("cfg-a, cfg-b", "cfg-b") and not forced_failure("cfg-a,cfg-b", "cfg-c")
+    assert forced_failure("except:all-disabled", "cfg-a") and not forced_failure("except:all-disabled", "all-disabled")
