@@ -41,14 +41,16 @@ plan: venv
 	$(BIN)/ansible-playbook playbooks/plan.yml
 
 demo: venv up
-	@echo "==> the main job on the embedded default: playbooks/site.yml (inventories/local)"
-	$(BIN)/ansible-playbook playbooks/site.yml
-	@echo "==> the MIG plan, also written to files"
+	@echo "==> 1. the MIG plan for the workloads in inventories/local (written to .cache/plan/)"
 	$(BIN)/ansible-playbook playbooks/plan.yml | sed -n '/Show the report/,/PLAY RECAP/p'
+	@echo "==> 2. the main job on the embedded default: playbooks/site.yml"
+	$(BIN)/ansible-playbook playbooks/site.yml
+	@echo "==> 3. the cluster now: MIG config and state per node, allocatable GPU resources"
+	@$(TESTBED) status | sed -n '/^NODE/,$$p'
 	@echo
 	@echo "Where to look:"
 	@echo "  .cache/plan/report.txt, mig-config.yaml, plan.yaml   the plan (what runs where, per GPU)"
-	@echo "  KUBECONFIG=$(CURDIR)/.cache/testbed/kubeconfig        the local cluster (make status lists the nodes)"
+	@echo "  KUBECONFIG=$(CURDIR)/.cache/testbed/kubeconfig        the local cluster (make status)"
 	@echo "  make down                                             stop it"
 
 unit: venv
