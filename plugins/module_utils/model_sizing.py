@@ -723,18 +723,19 @@ def size(models, gpu_products, max_gpus_per_node=None):
     products = _resolve_products(gpu_products)
     errors, names, normalized = [], set(), []
     for i, m in enumerate(models):
+        before = len(errors)
         n = _normalize(m, i, errors, names)
-        if n is not None:
+        if n is not None and len(errors) == before:
             normalized.append(n)
     entries = []
-    if not errors:
-        for m in normalized:
-            arch, source, key = _architecture(m, errors)
-            if arch is None:
-                continue
-            e = _size_one(m, arch, source, key, products, max_gpus, errors)
-            if e is not None:
-                entries.append(e)
+    # size every model whose own fields are valid, so that one run reports every problem
+    for m in normalized:
+        arch, source, key = _architecture(m, errors)
+        if arch is None:
+            continue
+        e = _size_one(m, arch, source, key, products, max_gpus, errors)
+        if e is not None:
+            entries.append(e)
     if errors:
         raise SizingError('model_sizing: %d problem(s), nothing was changed:\n- %s' % (len(errors), '\n- '.join(errors)))
     warnings = [w for e in entries for w in e['warnings']]

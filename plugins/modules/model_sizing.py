@@ -282,11 +282,6 @@ report:
   returned: success
   type: list
   elements: str
-warnings:
-  description: All models' warnings.
-  returned: success
-  type: list
-  elements: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -329,7 +324,7 @@ def main():
         result = size(models, module.params['gpu_products'], module.params['max_gpus_per_node'])
     except SizingError as exc:
         module.fail_json(msg=str(exc))
-    for w in result['warnings']:
+    for w in result.pop('warnings'):
         module.warn(w)
     module.exit_json(changed=False, **result)
 
