@@ -581,6 +581,14 @@ def _size_one(m, arch, source, key, products, max_gpus, errors):
                           % (name, n, pg['need'] / GIB, ' or '.join(p['name'] for p in candidates),
                              ', '.join('%.2f GiB' % p['whole_gib'] for p in candidates)))
             return None
+        if len(per_product) < len(candidates):
+            keep = [p['name'] for p in candidates if p['name'] in per_product][0]
+            for prod in list(per_product):
+                if prod != keep:
+                    del per_product[prod]
+            workload['gpu_product'] = keep
+            warnings.append('model %s: gpus %d fits %s, not every product of the fleet; its replicas go to %s only'
+                            % (name, n, keep, keep))
         workload['gpus'] = n
         kind, tp = 'gpus', n
     else:

@@ -366,3 +366,13 @@ def test_other_bad_values():
         ms.size([{'name': 'a', 'model': 'Qwen/Qwen2.5-7B'}], ['NVIDIA GeForce RTX 4090'])
     with pytest.raises(ms.SizingError, match='models is empty'):
         ms.size([], [H200])
+
+
+def test_gpus_override_that_fits_one_product_only_is_pinned_to_it():
+    """Llama-3.3-70B BF16 on 2 GPUs: 2 x H200 hold it, 2 x A100-80GB do not; the planner must not get a free hand."""
+    r = ms.size([{'name': 'l', 'model': 'meta-llama/Llama-3.3-70B-Instruct', 'gpus': 2}],
+                [A100, H200])
+    assert r['workloads'] == [{'name': 'l', 'instances': 1, 'gpus': 2, 'gpu_product': H200}]
+    assert list(r['models'][0]['per_product']) == [H200]
+    assert 'gpus 2 gives each GPU' in err([{'name': 'l', 'model': 'meta-llama/Llama-3.3-70B-Instruct', 'gpus': 2}],
+                                          (A100,))
