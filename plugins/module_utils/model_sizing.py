@@ -80,7 +80,7 @@ def lookup(model_id):
     if not model_id:
         return None
     cand = str(model_id).strip().rstrip('/')
-    for _ in range(4):
+    for _attempt in range(4):
         low = cand.lower()
         if low in _LOWER:
             return _LOWER[low]
@@ -286,7 +286,7 @@ class Arch(object):
         if method in ('awq', 'gptq', 'fp8'):
             return method, qc
         if method in ('awq_marlin', 'gptq_marlin'):
-            return method.split('_')[0], qc
+            return method.split('_', maxsplit=1)[0], qc
         if method == 'compressed-tensors':
             for group in (qc.get('config_groups') or {}).values():
                 w = (group or {}).get('weights') or {}
@@ -684,7 +684,7 @@ def _vllm_args(max_len, seqs, tp, util, vllm_q, dtype, kv_dtype, task):
     if kv_dtype != 'auto':
         args += ['--kv-cache-dtype', kv_dtype]
     if task == 'embed':
-        args += ['--task', 'embed']
+        args += ['--runner', 'pooling']
     return args
 
 
@@ -706,8 +706,8 @@ def _report(entries, warnings):
                         if e['tensor_parallel'] > 1 else ''))
         for prod, pp in e['per_product'].items():
             what = pp['profile'] if 'profile' in pp else '%d whole GPU(s)' % pp['gpus']
-            lines.append('    %s: %s (%.2f GiB usable, headroom %.2f GiB)' % (prod, what, pp['usable_gib'],
-                                                                            pp['headroom_gib']))
+            lines.append('    %s: %s (%.2f GiB usable, headroom %.2f GiB)'
+                         % (prod, what, pp['usable_gib'], pp['headroom_gib']))
         rep = e['replicas']
 
         def need(n):

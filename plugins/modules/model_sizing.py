@@ -203,6 +203,9 @@ models:
     params_b:
       description: Parameters in billions (the exact count divided by 1e9, 3 decimals); RV(models[].params) is the exact count.
       type: float
+    params:
+      description: The exact parameter count (equal to transformers' for the built-in architectures).
+      type: int
     active_params_b:
       description: Parameters used per token, MoE models only.
       type: float
@@ -252,7 +255,10 @@ models:
       description: Per GPU product the model can use - C(profile) or C(gpus), C(usable_gib), C(headroom_gib) (and C(need_per_gpu_gib) for whole GPUs).
       type: dict
     vllm_args:
-      description: The sizing-related vLLM arguments (C(--max-model-len), C(--max-num-seqs), C(--gpu-memory-utilization), C(--tensor-parallel-size), and C(--dtype), C(--quantization), C(--kv-cache-dtype), C(--task) where they apply).
+      description:
+        - The sizing-related vLLM arguments - C(--max-model-len), C(--max-num-seqs), C(--gpu-memory-utilization),
+          C(--tensor-parallel-size), and where they apply C(--dtype), C(--quantization), C(--kv-cache-dtype) and
+          C(--runner pooling) (embed models, vLLM 0.10.2 and later).
       type: list
       elements: str
     warnings:
@@ -300,7 +306,7 @@ def main():
                 dtype=dict(type='str', default='auto', choices=['auto', 'bfloat16', 'float16']),
                 max_model_len=dict(type='int'),
                 max_num_seqs=dict(type='int', default=8),
-                max_num_batched_tokens=dict(type='int'),
+                max_num_batched_tokens=dict(type='int', no_log=False),
                 gpu_memory_utilization=dict(type='float', default=0.9),
                 kv_cache_dtype=dict(type='str', default='auto', choices=['auto', 'fp8', 'fp8_e4m3', 'fp8_e5m2']),
                 replicas=dict(type='dict'),

@@ -160,7 +160,7 @@ def test_bge_m3_embed():
     e = one({'name': 'bge', 'model': 'BAAI/bge-m3'}, (H200, A100))
     assert e['task'] == 'embed' and e['embedding_dim'] == 1024
     assert e['kv_gib'] == 0 and e['max_model_len'] == 8192 and e['model_max_len'] == 8192
-    assert e['per_product'][A100]['profile'] == '1g.10gb' and '--task' in e['vllm_args']
+    assert e['per_product'][A100]['profile'] == '1g.10gb' and e['vllm_args'][-2:] == ['--runner', 'pooling']
 
 
 def test_decoder_embedders_have_kv_and_no_lm_head():
