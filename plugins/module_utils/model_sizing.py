@@ -459,21 +459,30 @@ def _architecture(m, errors):
 def _size_one(m, arch, source, key, products, max_gpus, errors):
     name = m['name']
     warnings = ['model %s: %s' % (name, w) for w in arch.warnings]
-    ckpt_q, qc = arch.checkpoint_quantization()
+    try:
+        ckpt_q, qc = arch.checkpoint_quantization()
+    except SizingError as exc:
+        errors.append('model %s: %s' % (name, exc))
+        return None
+    if source == 'table' and str(m['model']).lower() not in _LOWER:
+        ckpt_q, qc = None, {}          # a variant of the table's architecture (an AWQ upload, a fine-tune)
     q = m.get('quantization')
     if q is None:
         q = ckpt_q or _quant_from_name(m['model']) or 'none'
     elif ckpt_q and q != ckpt_q:
-        errors.append('model %s: quantization %s, but the checkpoint config says %s (quantization_config); set '
-                      'quantization: %s or use another checkpoint' % (name, q, ckpt_q, ckpt_q))
-        return None
+        if source == 'config':
+            errors.append('model %s: quantization %s, but the checkpoint config says %s (quantization_config); set '
+                          'quantization: %s or use another checkpoint' % (name, q, ckpt_q, ckpt_q))
+            return None
+        warnings.append('model %s: %s ships as %s; sized as %s as asked' % (name, m['model'], ckpt_q, q))
+        ckpt_q, qc = None, {}
     name_q = _quant_from_name(m['model'])
     prequantized = bool(ckpt_q) or name_q == q
     if q in ('awq', 'gptq', 'int8') and not prequantized:
         warnings.append('model %s: vLLM cannot quantize to %s while loading; %s must be a %s checkpoint'
                         % (name, q, m['model'], q.upper()))
-    if name_q and q != name_q and not ckpt_q and q not in ('none', 'bf16', 'fp16'):
-        warnings.append('model %s: the name %s suggests %s, quantization is %s' % (name, m['model'], name_q, q))
+    if name_q and q != name_q and not ckpt_q:
+        warnings.append('model %s: the name %s suggests %s, but it is sized as %s' % (name, m['model'], name_q, q))
     vllm_q = 'fp8' if (q == 'fp8' and not prequantized) else None
     implied = {'bf16': 'bfloat16', 'fp16': 'float16'}.get(q)
     dtype = m.get('dtype') or 'auto'

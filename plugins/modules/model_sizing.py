@@ -17,7 +17,7 @@ description:
     zero points, FP8/INT8 one byte with block scales); embeddings, C(lm_head), norms, biases and MoE routers stay
     16-bit, as quantized checkpoints ship them.
   - KV cache, C(2 x layers x kv_heads x head_dim x kv bytes x max_model_len x max_num_seqs); MLA models
-    (DeepSeek-V3/R1) C(layers x (kv_lora_rank + qk_rope_head_dim) x kv bytes) per token, replicated on every GPU
+    (DeepSeek-V3/R1) C(layers x [kv_lora_rank + qk_rope_head_dim] x kv bytes) per token, replicated on every GPU
     under tensor parallel; encoder-only embedding models (BERT family) keep no KV cache.
   - Overhead, CUDA context 1.0 GiB (+0.5 GiB NCCL with tensor parallel), CUDA graphs 0.5 GiB for decoders unless
     C(--enforce-eager) is in O(models[].extra_args), and the activation peak at C(max_num_batched_tokens).

@@ -376,3 +376,22 @@ def test_gpus_override_that_fits_one_product_only_is_pinned_to_it():
     assert list(r['models'][0]['per_product']) == [H200]
     assert 'gpus 2 gives each GPU' in err([{'name': 'l', 'model': 'meta-llama/Llama-3.3-70B-Instruct', 'gpus': 2}],
                                           (A100,))
+
+
+def test_table_quantization_is_a_default_not_a_constraint():
+    """The table's DeepSeek-V3 config ships FP8; asking for bf16 (a converted upload) sizes 16-bit with a note,
+    while a user's config.json that says fp8 is binding."""
+    r = ms.size([{'name': 'v3', 'model': 'deepseek-ai/DeepSeek-V3', 'quantization': 'bf16', 'max_num_seqs': 1,
+                  'max_model_len': 4096}], [H200], max_gpus_per_node=16)
+    e = r['models'][0]
+    assert e['quantization'] == 'bf16' and e['weights_gib'] == round(671026404352 * 2 / GIB, 2)
+    assert e['tensor_parallel'] == 16 and any('ships as fp8; sized as bf16' in w for w in r['warnings'])
+    cfg = dict(ms.ARCHITECTURES['deepseek-ai/DeepSeek-V3']['config'])
+    assert 'checkpoint config says fp8' in err([{'name': 'v3', 'model': 'x/v3', 'config': cfg, 'quantization': 'bf16'}])
+    assert 'quant_method' in err([{'name': 'v3', 'model': 'x/v3', 'config': dict(cfg, quantization_config={
+        'quant_method': 'bitsandbytes'})}])
+
+
+def test_name_and_quantization_disagree_warns():
+    r = ms.size([{'name': 'a', 'model': 'Qwen/Qwen2.5-7B-Instruct-AWQ', 'quantization': 'none'}], [H200])
+    assert any('suggests awq, but it is sized as none' in w for w in r['warnings'])
