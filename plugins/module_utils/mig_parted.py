@@ -164,6 +164,25 @@ class Document:
                                     ' (PCI id %s)' % gpu_id if gpu_id is not None else ''))
         return layout
 
+    def layout_for_model(self, name, gpu_count, candidates):
+        """``layout`` for a node whose exact PCI id is not known, only its model's ids (``candidates``).
+
+        The ids under which the config resolves must agree; ids under which it does not are taken as not
+        being the node's. Raises the first id's error when it resolves under none of them.
+        """
+        found, first_error = [], None
+        for gpu_id in candidates:
+            try:
+                found.append((gpu_id, self.layout(name, gpu_count, gpu_id)))
+            except MigPartedError as exc:
+                first_error = first_error or exc
+        if not found:
+            raise first_error
+        if any(layout != found[0][1] for _id, layout in found[1:]):
+            raise MigPartedError('config %r selects different layouts for the PCI ids %s of this GPU model; give the '
+                                 "node's pci_device_id" % (name, ', '.join(str(i) for i, _l in found)))
+        return found[0][1]
+
     def to_dict(self):
         out = {}
         for name, entries in self.configs.items():

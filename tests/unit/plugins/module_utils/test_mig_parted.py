@@ -102,3 +102,18 @@ def test_profile_name_forms_mig_parted_accepts():
                        'mig-devices': {'1g.10gb+me': 1, '1c.2g.20gb': 2, '1g.24gb-me': 1, '1g.24gb+me.all': 1}}))
     assert d.layout('c', 1, None) == [{'1g.10gb+me': 1, '1c.2g.20gb': 2, '1g.24gb-me': 1, '1g.24gb+me.all': 1}]
     assert mpd.parse(doc({'devices': 'all', 'mig-enabled': True, 'mig-devices': {}})).layout('c', 1) == [{}]
+
+
+def test_layout_for_a_model_with_several_pci_ids():
+    # H200 SXM (0x2335) and H200 NVL (0x233B) share one catalog model
+    ids = [mpd.hardware_id('0x233510DE'), mpd.hardware_id('0x233B10DE')]
+    d = mpd.parse({'version': 'v1', 'mig-configs': {
+        'sxm-only': [{'device-filter': '0x233510DE', 'devices': 'all', 'mig-enabled': False}],
+        'split': [{'device-filter': '0x233510DE', 'devices': 'all', 'mig-enabled': False},
+                  {'device-filter': '0x233B10DE', 'devices': 'all', 'mig-enabled': True, 'mig-devices': {}}],
+        'none': [{'device-filter': '0x20B210DE', 'devices': 'all', 'mig-enabled': False}]}})
+    assert d.layout_for_model('sxm-only', 2, ids) == [None, None]
+    with pytest.raises(mpd.MigPartedError, match="different layouts for the PCI ids 0x233510DE, 0x233B10DE.*pci_device_id"):
+        d.layout_for_model('split', 2, ids)
+    with pytest.raises(mpd.MigPartedError, match=r'covers no entry for GPU\(s\) 0, 1 \(PCI id 0x233510DE\)'):
+        d.layout_for_model('none', 2, ids)

@@ -180,7 +180,7 @@ def test_unconfirmed_models_are_reported():
 def test_node_reported_placements_win_over_the_table():
     # A node that reports 3g only at slot 0 (hypothetical firmware): two 3g no longer fit one GPU.
     gpu = {'name': 'NVIDIA H200', 'pci_device_id': '0x233510DE', 'memory_total_mib': 143771,
-           'mig_profiles': [{'name': '3g.71gb', 'id': 9, 'instances_total': 2, 'memory_gib': 69.75,
+           'mig_profiles': [{'name': '3g.71gb', 'id': 9, 'instances_total': 1, 'memory_gib': 69.75,
                              'placements': [0], 'placement_size': 4},
                             {'name': '1g.18gb', 'id': 19, 'instances_total': 7, 'memory_gib': 16.0,
                              'placements': [0, 1, 2, 3, 4, 5, 6], 'placement_size': 1}]}
