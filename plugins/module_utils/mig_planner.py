@@ -376,7 +376,7 @@ def _check_layout(node, layout, source):
         over = sorted((p, c, node.model.profiles[p].max_count) for p, c in counts.items()
                       if c > node.model.profiles[p].max_count)
         if over or not mig_catalog.fits(node.model, counts):
-            detail = '; '.join('%d x %s, at most %d fit' % o for o in over) or \
+            detail = '; '.join('%d x %s, at most %d fit' % (c, p, mx) for p, c, mx in over) or \
                 'these instances overlap on the %d-unit placement grid' % node.model.placement_units
             raise PlanError('node %s: %s puts %s on GPU %d, more than one %s can hold (%s); fix the node\'s '
                             'current_config or current_mig_config'
