@@ -11,6 +11,8 @@ __metaclass__ = type
 
 import random
 
+from ansible_collections.cnai.platform.plugins.module_utils import mig_catalog
+
 PRODUCTS = ['NVIDIA H200', 'NVIDIA A100-SXM4-80GB', 'NVIDIA A100-SXM4-40GB', 'NVIDIA H100 80GB HBM3',
             'NVIDIA A30', 'NVIDIA B200']
 PROFILES = {   # base profiles a workload pinned to one model may name (no 7g: that is a whole GPU)
@@ -23,8 +25,18 @@ PROFILES = {   # base profiles a workload pinned to one model may name (no 7g: t
 }
 
 
+def _share(model, profile):
+    """Fraction of one GPU an instance of ``profile`` takes on ``model``'s placement grid."""
+    return model.profiles[profile].size / float(model.placement_units)
+
+
 def random_fleet(seed, nodes=None, workloads=None):
-    """(nodes, workloads) for mig_plan: ``nodes`` in 16..64 and ``workloads`` in 25..60 unless given."""
+    """(nodes, workloads) for mig_plan: ``nodes`` in 16..64 and ``workloads`` in 25..60 unless given.
+
+    Budgets keep demand feasible: instances pinned to a model take at most 35 % of its GPUs, flexible
+    (memory_gib) instances at most 35 % of the fleet counted on their most expensive model, whole-GPU
+    instances at most 10 %.
+    """
     rnd = random.Random(seed)
     n_nodes = nodes or rnd.randint(16, 64)
     n_workloads = workloads or rnd.randint(25, 60)
@@ -33,10 +45,57 @@ def random_fleet(seed, nodes=None, workloads=None):
         product = PRODUCTS[i % len(PRODUCTS)] if i < len(PRODUCTS) else rnd.choice(PRODUCTS)
         fleet.append({'name': 'node-%02d' % i, 'gpu_product': product, 'gpu_count': rnd.choice([2, 4, 8])})
     gpus = sum(n['gpu_count'] for n in fleet)
-    per_workload = max(1, gpus // (2 * n_workloads))     # ~ half of the fleet's GPUs in instance count
-    in_fleet = sorted(set(n['gpu_product'] for n in fleet))
+    per_product = {}
+    for n in fleet:
+        per_product[n['gpu_product']] = per_product.get(n['gpu_product'], 0) + n['gpu_count']
+    models = dict((p, mig_catalog.lookup(p)) for p in per_product)
+    pinned_left = dict((p, 0.35 * c) for p, c in per_product.items())
+    flex_left, whole_left = 0.35 * gpus, 0.10 * gpus
+    most = max(2, gpus // n_workloads)
     out = []
     for i in range(n_workloads):
+        w = {'name': 'w%02d' % i}
+        kind = rnd.random()
+        if kind < 0.08 and whole_left >= 2:
+            w['gpus'] = rnd.choice([1, 2])
+            w['instances'] = max(1, min(2, int(whole_left // w['gpus']) // 2))
+            whole_left -= w['gpus'] * w['instances']
+        elif kind < 0.5:
+            product = rnd.choice(sorted(per_product))
+            w['profile'] = rnd.choice(PROFILES[product])
+            w['gpu_product'] = product
+            share = _share(models[product], w['profile'])
+            w['instances'] = min(rnd.randint(1, 2 * most), int(pinned_left[product] / share))
+            pinned_left[product] -= share * w['instances']
+            if not w['instances']:      # no room left on that model: a small flexible workload instead
+                w = {'name': w['name'], 'instances': 1, 'memory_gib': 4}
+        else:
+            w['memory_gib'] = rnd.choice([4, 8, 12, 16, 20, 30, 38, 45, 60])
+            shares = []
+            for model in models.values():
+                fits = [p for p in model.profiles.values() if p.is_base and p.memory_gib >= w['memory_gib']]
+                if fits:
+                    shares.append(min(_share(model, p.name) for p in fits))
+            share = max(shares) if shares else 1.0
+            w['instances'] = max(1, min(rnd.randint(1, 2 * most), int(flex_left / share)))
+            flex_left = max(0.0, flex_left - share * w['instances'])
+        out.append(w)
+    return fleet, out
+
+
+def issue_fleet():
+    """The fleet issue 12 names: 16 nodes, six GPU models, 25 workloads, on which the old pure-Python branch
+    and bound stopped with "branch and bound exceeded 20000 nodes" (after 211 s on the development machine)."""
+    rnd = random.Random(2)
+    fleet = []
+    for i in range(16):
+        product = PRODUCTS[i % len(PRODUCTS)] if i < len(PRODUCTS) else rnd.choice(PRODUCTS)
+        fleet.append({'name': 'node-%02d' % i, 'gpu_product': product, 'gpu_count': rnd.choice([2, 4, 8])})
+    gpus = sum(n['gpu_count'] for n in fleet)
+    per_workload = max(1, gpus // (2 * 25))
+    in_fleet = sorted(set(n['gpu_product'] for n in fleet))
+    out = []
+    for i in range(25):
         w = {'name': 'w%02d' % i, 'instances': rnd.randint(1, 2 * per_workload)}
         kind = rnd.random()
         if kind < 0.5:

@@ -315,7 +315,7 @@ from ansible_collections.cnai.platform.plugins.module_utils import milp  # noqa:
 def test_issue_fleet_that_exhausted_branch_and_bound_now_solves_to_proven_optimality():
     # 16 nodes, six GPU models, 25 workloads: the old pure-Python branch and bound stopped here after 211 s
     # with "branch and bound exceeded 20000 nodes".
-    nodes, workloads = planner_fleets.random_fleet(2, nodes=16, workloads=25)
+    nodes, workloads = planner_fleets.issue_fleet()
     assert len(set(n['gpu_product'] for n in nodes)) == 6
     result = mp.plan(nodes, workloads, time_limit=30)
     assert result['optimal'] is True and result['gap'] == 0.0
