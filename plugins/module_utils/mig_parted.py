@@ -292,5 +292,3 @@ def parse(doc, what='mig-parted document'):
                                  % (what, name, _describe(entries)))
         parsed[name] = tuple(_entry(name, i, e) for i, e in enumerate(entries))
     return Document(parsed)
-
-
