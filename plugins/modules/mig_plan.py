@@ -19,7 +19,7 @@ description:
     nodes against their O(nodes[].current_config). Output is deterministic.
   - When O(time_limit) runs out before optimality is proven, the best plan found is returned with
     RV(optimal=false) and its proven RV(gap); the module fails only when no plan was found at all.
-  - Bad input fails with a message naming the field, before anything is computed: names that are not
+  - Bad input fails with a message naming the field, before anything is computed. Refused are names that are not
     Kubernetes names, booleans where numbers are expected, counts beyond sane upper bounds, node facts that claim
     more than the GPU model can hold, and a O(current_mig_config) that mig-parted would refuse or that does not
     define a node's O(nodes[].current_config).
