@@ -14,7 +14,7 @@ __metaclass__ = type
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 try:
     import highspy
