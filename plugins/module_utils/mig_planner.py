@@ -5,7 +5,8 @@
 
 Pure computation, no Ansible import. ``plan(nodes, workloads, strategy)`` returns the mig-parted
 document, a config name per node, one assignment per instance, the GPU count and its lower bound, and
-a readable report; bad input raises PlanError before anything is computed.
+a readable report; bad input raises PlanError, naming the field, before anything is computed. mig-parted
+documents (``current_mig_config``) are read through ``mig_parted``.
 
 How it is exact:
 1. Each workload instance resolves, per GPU model it may run on, to one MIG profile (named, or the
@@ -14,7 +15,8 @@ How it is exact:
    catalog's exact placement check (not sums of slices).
 3. An integer program chooses how many GPUs run each multiset (and, for workloads that may run on
    several models, how many instances go where), minimising GPUs used, within each model's GPU count.
-   Branch and bound proves the optimum; its LP relaxation gives ``lower_bound``.
+   HiGHS (``milp``, a small model builder over ``highspy``) proves the optimum within ``time_limit``; when the
+   limit stops it first, the best plan found is used and ``lower_bound``/``gap`` say how far it may be off.
 4. Instances are assigned to GPU slots, GPUs to nodes (nodes whose current config already matches are
    kept; the rest are filled so as few nodes as possible change), and every node gets a config that
    covers all of its GPUs. Identical node layouts share one config name.
