@@ -3,9 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters for the GPU layer: what a node should advertise for a mig-parted config, and what it does.
 
-``mig_expected_resources`` applies a mig-parted ``v1`` document to one node the way mig-parted does
-(for each GPU index, every entry whose ``devices`` and ``device-filter`` match is applied in list order,
-the last match wins) and then counts the extended resources the NVIDIA device plugin would advertise:
+``mig_expected_resources`` applies a mig-parted ``v1`` document to one node with the collection's one
+interpreter of mig-parted documents (``plugins/module_utils/mig_parted.py``: for each GPU index, every entry
+whose ``devices`` and ``device-filter`` match is applied in list order, the last match wins; a
+subsystem-qualified filter ``0xDDDDVVVV:0xSSSSVVVV`` needs the node's subsystem id) and then counts the
+extended resources the NVIDIA device plugin would advertise:
 
 * ``mixed``: one ``nvidia.com/mig-<profile>`` per MIG device (``+`` becomes ``.``; compute-instance
   splits such as ``1c.2g.20gb`` are not exposed), GPUs with MIG disabled stay ``nvidia.com/gpu``;
@@ -21,78 +23,66 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    from ansible_collections.cnai.platform.plugins.module_utils import mig_catalog
-except ImportError:  # pragma: no cover - only when the collection is not on the path
-    mig_catalog = None
+from ansible_collections.cnai.platform.plugins.module_utils import mig_catalog
+from ansible_collections.cnai.platform.plugins.module_utils import mig_parted
 
 GPU = 'nvidia.com/gpu'
 MIG_PREFIX = 'nvidia.com/mig-'
 _CI_SPLIT = re.compile(r'^\d+c\.')
+MAX_GPUS = 64
+MAX_REPLICAS = 1024
 
 
-def _as_list(value):
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
+def _count(value, what, upper):
+    if isinstance(value, bool):
+        raise AnsibleFilterError('mig_expected_resources: %s must be an integer, got %r' % (what, value))
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise AnsibleFilterError('mig_expected_resources: %s must be an integer, got %r' % (what, value))
+    if not 1 <= number <= upper:
+        raise AnsibleFilterError('mig_expected_resources: %s must be from 1 to %d, got %r' % (what, upper, value))
+    return number
 
 
-def _norm_pci(value):
-    if mig_catalog is not None:
-        return mig_catalog.normalize_pci_id(value) or str(value).upper()
-    return str(value).upper()
-
-
-def _node_pci_ids(gpu_product, pci_device_id):
-    if pci_device_id:
-        return set([_norm_pci(pci_device_id)])
-    if gpu_product and mig_catalog is not None:
-        try:
-            return set(mig_catalog.lookup(product=gpu_product).pci_ids)
-        except mig_catalog.CatalogError:
-            return None
-    return None
+def _node_ids(gpu_product, pci_device_id, pci_subsystem_id):
+    """Candidate DeviceIds of the node's GPUs: the exact id when given, else every id of its catalog model."""
+    try:
+        if pci_device_id:
+            return [mig_parted.hardware_id(pci_device_id, pci_subsystem_id)]
+        if gpu_product:
+            try:
+                model = mig_catalog.lookup(product=gpu_product)
+            except mig_catalog.CatalogError as exc:
+                raise AnsibleFilterError('mig_expected_resources: %s; give pci_device_id' % exc)
+            return [mig_parted.hardware_id(p, pci_subsystem_id) for p in model.pci_ids]
+    except mig_parted.MigPartedError as exc:
+        raise AnsibleFilterError('mig_expected_resources: %s' % exc)
+    return [None]
 
 
 def mig_expected_resources(mig_config, config_name, gpu_count, strategy='mixed', gpu_product=None,
-                           pci_device_id=None, replicas=1):
+                           pci_device_id=None, replicas=1, pci_subsystem_id=None):
     """The GPU extended resources a node advertises once ``config_name`` is applied."""
     if strategy not in ('mixed', 'single'):
         raise AnsibleFilterError('mig_expected_resources: strategy must be mixed or single, not %r' % (strategy,))
+    gpu_count = _count(gpu_count, 'gpu_count', MAX_GPUS)
+    replicas = _count(replicas or 1, 'replicas', MAX_REPLICAS)
     try:
-        gpu_count = int(gpu_count)
-        replicas = int(replicas or 1)
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError('mig_expected_resources: gpu_count and replicas must be integers: %s' % exc)
-    configs = (mig_config or {}).get('mig-configs') or {}
-    if config_name not in configs:
-        raise AnsibleFilterError('mig_expected_resources: config %r is not in the mig-parted document (has: %s)'
-                                 % (config_name, ', '.join(sorted(configs)) or 'nothing'))
-    node_ids = _node_pci_ids(gpu_product, pci_device_id)
+        document = mig_parted.parse(mig_config)
+        layout = document.layout_for_model(config_name, gpu_count, _node_ids(gpu_product, pci_device_id, pci_subsystem_id))
+    except mig_parted.MigPartedError as exc:
+        raise AnsibleFilterError('mig_expected_resources: %s' % exc)
     counts = {}
-    for index in range(gpu_count):
-        chosen = None
-        for entry in configs[config_name]:
-            devices = entry.get('devices', 'all')
-            if devices != 'all' and index not in [int(d) for d in _as_list(devices)]:
-                continue
-            filters = set(_norm_pci(f) for f in _as_list(entry.get('device-filter')))
-            if filters and node_ids is not None and not filters & node_ids:
-                continue
-            chosen = entry
-        if chosen is None:
-            raise AnsibleFilterError('mig_expected_resources: config %r covers no entry for GPU %d; mig-parted '
-                                     'would never report success' % (config_name, index))
-        if not chosen.get('mig-enabled'):
+    for devices in layout:
+        if devices is None:
             counts[GPU] = counts.get(GPU, 0) + replicas
             continue
-        for profile, n in (chosen.get('mig-devices') or {}).items():
-            if _CI_SPLIT.match(profile) or not int(n):
+        for profile, n in devices.items():
+            if _CI_SPLIT.match(profile):
                 continue
             key = GPU if strategy == 'single' else MIG_PREFIX + profile.replace('+', '.')
-            counts[key] = counts.get(key, 0) + int(n) * (replicas if key == GPU else 1)
+            counts[key] = counts.get(key, 0) + n * (replicas if key == GPU else 1)
     return dict((k, v) for k, v in counts.items() if v)
 
 

@@ -1,205 +1,145 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnai.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small exact integer-program solver: dense two-phase simplex plus depth-first branch and bound.
+"""A small integer-program builder over HiGHS (``highspy``), the solver the MIG planner uses.
 
-Pure Python with no dependency, sized for the MIG planner's programs (tens of rows and columns with
-integer coefficients and an integer objective). Minimises ``c.x`` over non-negative integer ``x``
-subject to rows ``a.x (>=|<=|==) b``. Because every objective coefficient is an integer, a branch whose
-LP value rounds up to the incumbent is pruned, and the search stops as soon as the incumbent equals the
-rounded-up root bound.
+Variables are named, non-negative integers with an integer cost; rows are ``lower <= sum(coef * var) <= upper``.
+``Model.solve(time_limit)`` returns a typed ``Result``: the values of the best plan found, its objective,
+the proven lower bound and whether optimality is proven. A time limit that stops the search with a plan in
+hand is not a failure: the result carries the plan and its gap.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
 
-EPS = 1e-9
+try:
+    import highspy
+    HAS_HIGHSPY = True
+    HIGHSPY_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - exercised by the module's missing_required_lib path
+    highspy = None
+    HAS_HIGHSPY = False
+    HIGHSPY_IMPORT_ERROR = _exc
+
+INF = float('inf')
 INT_EPS = 1e-6
 
 
+class SolverError(Exception):
+    """The solver is missing or failed; the message says what to do."""
+
+
 class Infeasible(Exception):
-    """The program (or its LP relaxation) has no solution."""
+    """The program has no integer solution."""
 
 
-class SearchLimit(Exception):
-    """Branch and bound visited more nodes than allowed without proving optimality."""
+class NoSolution(Exception):
+    """The time limit ran out before any feasible solution was found."""
 
 
-def _simplex(rows, c, nvars):
-    """Solve min c.x, x >= 0, rows = [(coeffs dict, sense, rhs)]. Returns (value, x list) or raises Infeasible."""
-    # Build the tableau in standard form with slack, surplus and artificial columns.
-    m = len(rows)
-    norm = []
-    for coeffs, sense, rhs in rows:
-        if rhs < 0:
-            coeffs = dict((j, -v) for j, v in coeffs.items())
-            rhs = -rhs
-            sense = {'>=': '<=', '<=': '>=', '==': '=='}[sense]
-        norm.append((coeffs, sense, rhs))
-    n_slack = sum(1 for r in norm if r[1] != '==')
-    n_art = sum(1 for r in norm if r[1] != '<=')
-    width = nvars + n_slack + n_art
-    tab = []
-    basis = []
-    s_col = nvars
-    a_col = nvars + n_slack
-    art_cols = []
-    for coeffs, sense, rhs in norm:
-        row = [0.0] * (width + 1)
-        for j, v in coeffs.items():
-            row[j] = float(v)
-        row[width] = float(rhs)
-        if sense == '<=':
-            row[s_col] = 1.0
-            basis.append(s_col)
-            s_col += 1
-        else:
-            if sense == '>=':
-                row[s_col] = -1.0
-                s_col += 1
-            row[a_col] = 1.0
-            basis.append(a_col)
-            art_cols.append(a_col)
-            a_col += 1
-        tab.append(row)
-
-    def run(obj, allowed):
-        # obj: reduced-cost row (length width + 1), kept consistent with the basis.
-        iterations = 0
-        while True:
-            iterations += 1
-            bland = iterations > 50 * (m + width)
-            enter = -1
-            best = -EPS
-            for j in allowed:
-                v = obj[j]
-                if v < best:
-                    enter, best = j, v
-                    if bland:
-                        break
-            if enter < 0:
-                return
-            leave = -1
-            ratio = None
-            for i in range(m):
-                a = tab[i][enter]
-                if a > EPS:
-                    r = tab[i][width] / a
-                    if ratio is None or r < ratio - EPS or (abs(r - ratio) <= EPS and basis[i] < basis[leave]):
-                        leave, ratio = i, r
-            if leave < 0:
-                raise Infeasible('unbounded')
-            pivot(leave, enter, obj)
-
-    def pivot(r, col, obj):
-        prow = tab[r]
-        pv = prow[col]
-        if pv != 1.0:
-            prow = [v / pv for v in prow]
-            tab[r] = prow
-        nz = [j for j, v in enumerate(prow) if v != 0.0]
-        for i in range(m):
-            if i != r:
-                f = tab[i][col]
-                if f != 0.0:
-                    row = tab[i]
-                    for j in nz:
-                        row[j] -= f * prow[j]
-        f = obj[col]
-        if f != 0.0:
-            for j in nz:
-                obj[j] -= f * prow[j]
-        basis[r] = col
-
-    if art_cols:
-        obj1 = [0.0] * (width + 1)
-        for i in range(m):
-            if basis[i] >= nvars + n_slack:
-                for j in range(width + 1):
-                    obj1[j] -= tab[i][j]
-        for j in art_cols:
-            obj1[j] += 1.0
-        run(obj1, range(width))
-        if -obj1[width] > 1e-7:
-            raise Infeasible('no feasible point')
-        # Drive remaining artificials out of the basis where possible.
-        for i in range(m):
-            if basis[i] >= nvars + n_slack:
-                for j in range(nvars + n_slack):
-                    if abs(tab[i][j]) > EPS:
-                        pivot(i, j, obj1)
-                        break
-    obj = [0.0] * (width + 1)
-    for j in range(nvars):
-        obj[j] = float(c[j])
-    for i in range(m):
-        b = basis[i]
-        if b < nvars and obj[b] != 0.0:
-            f = obj[b]
-            for j in range(width + 1):
-                obj[j] -= f * tab[i][j]
-    run(obj, range(nvars + n_slack))
-    x = [0.0] * nvars
-    for i in range(m):
-        if basis[i] < nvars:
-            x[basis[i]] = tab[i][width]
-    value = sum(c[j] * x[j] for j in range(nvars))
-    return value, x
+@dataclass(frozen=True)
+class Var:
+    index: int
+    name: Tuple
 
 
-def solve_lp(rows, c):
-    """LP relaxation: (value, x)."""
-    return _simplex(rows, c, len(c))
+@dataclass
+class Result:
+    """What the solver proved: ``values`` by variable index, the plan's ``objective``, the proven ``bound``."""
+    values: List[int]
+    objective: int
+    bound: int
+    optimal: bool
+    seconds: float
+    status: str
+
+    @property
+    def gap(self):
+        """Relative gap between the plan and the proven bound (0.0 when optimal)."""
+        if self.optimal or self.objective <= 0:
+            return 0.0
+        return max(0.0, (self.objective - self.bound) / float(self.objective))
+
+    def __getitem__(self, var):
+        return self.values[var.index]
 
 
-def solve(rows, c, incumbent=None, node_limit=20000, branch_priority=None):
-    """Exact integer optimum of min c.x (c integer) s.t. rows, x >= 0 integer.
+@dataclass
+class Model:
+    """Minimise ``sum(cost * var)`` over non-negative integer variables subject to rows."""
+    names: List[Tuple] = field(default_factory=list)
+    costs: List[int] = field(default_factory=list)
+    uppers: List[float] = field(default_factory=list)
+    rows: List[Tuple[Dict[int, int], float, float]] = field(default_factory=list)
 
-    ``incumbent`` is an optional known feasible integer solution (list) that bounds the search.
-    ``branch_priority`` optionally ranks variables (lower first) when several are fractional.
-    Returns ``(value, x, root_bound)`` where root_bound is the rounded-up LP bound.
-    Raises Infeasible, or SearchLimit when the node budget runs out before optimality is proven.
-    """
-    n = len(c)
-    root_val, root_x = _simplex(rows, c, n)
-    root_bound = int(math.ceil(root_val - INT_EPS))
-    best = [None, None]
-    if incumbent is not None:
-        best = [int(round(sum(c[j] * incumbent[j] for j in range(n)))), list(incumbent)]
-    if best[0] is not None and best[0] <= root_bound:
-        return best[0], best[1], root_bound
-    nodes = [0]
-    prio = branch_priority or [0] * n
+    def var(self, name, cost=0, upper=INF):
+        self.names.append(name)
+        self.costs.append(cost)
+        self.uppers.append(upper)
+        return Var(len(self.names) - 1, name)
 
-    def recurse(extra, val, x):
-        nodes[0] += 1
-        if nodes[0] > node_limit:
-            raise SearchLimit('branch and bound exceeded %d nodes' % node_limit)
-        frac = [(prio[j], -abs(x[j] - round(x[j])), j) for j in range(n) if abs(x[j] - round(x[j])) > INT_EPS]
-        if not frac:
-            xi = [int(round(v)) for v in x]
-            vi = int(round(sum(c[j] * xi[j] for j in range(n))))
-            if best[0] is None or vi < best[0]:
-                best[0], best[1] = vi, xi
-            return
-        frac.sort()
-        j = frac[0][2]
-        v = x[j]
-        # Up branch first: covering variables rounded up give feasible plans quickly.
-        for coeffs, sense, rhs in (({j: 1}, '>=', math.ceil(v)), ({j: 1}, '<=', math.floor(v))):
-            sub = extra + [(coeffs, sense, rhs)]
-            try:
-                sval, sx = _simplex(rows + sub, c, n)
-            except Infeasible:
-                continue
-            if best[0] is not None and math.ceil(sval - INT_EPS) >= best[0]:
-                continue
-            recurse(sub, sval, sx)
-            if best[0] is not None and best[0] <= root_bound:
-                return
+    def _row(self, terms, lower, upper):
+        coeffs = {}
+        for var, coef in terms.items():
+            if coef:
+                coeffs[var.index] = coeffs.get(var.index, 0) + coef
+        self.rows.append((coeffs, lower, upper))
 
-    recurse([], root_val, root_x)
-    if best[0] is None:
-        raise Infeasible('no integer solution')
-    return best[0], best[1], root_bound
+    def at_least(self, terms, rhs):
+        self._row(terms, rhs, INF)
+
+    def at_most(self, terms, rhs):
+        self._row(terms, -INF, rhs)
+
+    def equal(self, terms, rhs):
+        self._row(terms, rhs, rhs)
+
+    def solve(self, time_limit=30.0):
+        """Solve to proven optimality, or until ``time_limit`` seconds pass with the best plan found.
+
+        Raises Infeasible, NoSolution (limit hit before any plan) or SolverError.
+        """
+        if not HAS_HIGHSPY:
+            raise SolverError('the MIG planner needs the Python package highspy (HiGHS); install it with '
+                              'pip install highspy (see requirements.txt)')
+        started = time.monotonic()
+        if time_limit <= 0:
+            raise NoSolution('no time left')
+        if not self.names:
+            if any(lo > INT_EPS or hi < -INT_EPS for _c, lo, hi in self.rows):
+                raise Infeasible('no integer solution')
+            return Result([], 0, 0, True, 0.0, 'optimal')
+        h = highspy.Highs()
+        for option, value in (('output_flag', False), ('time_limit', float(time_limit)), ('mip_rel_gap', 0.0),
+                              ('mip_abs_gap', 0.0), ('threads', 1), ('random_seed', 0)):
+            h.setOptionValue(option, value)
+        inf = highspy.kHighsInf
+        for cost, upper in zip(self.costs, self.uppers):
+            h.addCol(float(cost), 0.0, inf if upper == INF else float(upper), 0, [], [])
+        for coeffs, lower, upper in self.rows:
+            idx = sorted(coeffs)
+            h.addRow(-inf if lower == -INF else float(lower), inf if upper == INF else float(upper), len(idx),
+                     idx, [float(coeffs[i]) for i in idx])
+        n = len(self.names)
+        h.changeColsIntegrality(n, list(range(n)), [highspy.HighsVarType.kInteger] * n)
+        h.run()
+        status = h.getModelStatus()
+        info = h.getInfo()
+        seconds = time.monotonic() - started
+        text = h.modelStatusToString(status)
+        if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            raise Infeasible('no integer solution')
+        has_plan = info.primal_solution_status == 2   # kSolutionStatusFeasible
+        if not has_plan:
+            if status == highspy.HighsModelStatus.kTimeLimit:
+                raise NoSolution('no feasible plan within %.1f s' % time_limit)
+            raise SolverError('HiGHS stopped without a plan: %s' % text)
+        values = [int(round(v)) for v in h.getSolution().col_value]
+        objective = int(round(sum(c * v for c, v in zip(self.costs, values))))
+        optimal = status == highspy.HighsModelStatus.kOptimal
+        bound = objective if optimal else int(math.ceil(info.mip_dual_bound - INT_EPS))
+        return Result(values, objective, min(bound, objective), optimal, seconds, text)

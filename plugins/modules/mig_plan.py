@@ -15,12 +15,20 @@ description:
   - Every instance of a workload needs one MIG device (a named O(workloads[].profile), or the smallest profile
     whose usable GiB fits O(workloads[].memory_gib)) or N whole GPUs on one node (O(workloads[].gpus)).
   - The planner finds the true minimum number of GPUs (an integer program over the exact placement
-    grid of each GPU model, solved by branch and bound), then prefers the plan that changes the fewest
+    grid of each GPU model, solved by HiGHS through C(highspy)), then prefers the plan that changes the fewest
     nodes against their O(nodes[].current_config). Output is deterministic.
+  - When O(time_limit) runs out before optimality is proven, the best plan found is returned with
+    RV(optimal=false) and its proven RV(gap); the module fails only when no plan was found at all.
+  - Bad input fails with a message naming the field, before anything is computed. Refused are names that are not
+    Kubernetes names, booleans where numbers are expected, counts beyond sane upper bounds, node facts that claim
+    more than the GPU model can hold, and a O(current_mig_config) that mig-parted would refuse or that does not
+    define a node's O(nodes[].current_config).
   - Every per-GPU multiset it emits is proven placeable on that GPU's placement grid; sums of slices
     are never trusted. A node's own C(nvidia-smi mig -lgipp) placements (from M(cnai.platform.gpu_facts))
     win over the built-in table.
   - Fails, computing nothing, on bad input or demand that cannot fit, and says why.
+requirements:
+  - highspy (the HiGHS solver, on the controller; pinned in the collection's requirements.txt)
 options:
   nodes:
     description: Every GPU node, as facts or inventory describe it.
@@ -29,7 +37,7 @@ options:
     required: true
     suboptions:
       name:
-        description: Kubernetes node name.
+        description: Kubernetes node name (a DNS-1123 subdomain).
         type: str
         required: true
       gpu_product:
@@ -40,8 +48,15 @@ options:
       pci_device_id:
         description: PCI device id; wins over O(nodes[].gpu_product) when both are given.
         type: str
+      pci_subsystem_id:
+        description:
+          - PCI subsystem id (C(0x18BF10DE)), needed only to interpret subsystem-qualified C(device-filter)s
+            (C(0x233510DE:0x18BF10DE)) in O(current_mig_config).
+        type: str
       gpu_count:
-        description: Number of GPUs on the node. Defaults to the length of O(nodes[].gpus) when that is given.
+        description:
+          - Number of GPUs on the node (1 to 64). Defaults to the length of O(nodes[].gpus) when that is given,
+            and must equal it when both are.
         type: int
       gpus:
         description: The node's C(gpus) as returned by M(cnai.platform.gpu_facts); its reported profiles and placements win over the table.
@@ -57,21 +72,23 @@ options:
     required: true
     suboptions:
       name:
-        description: Unique workload name.
+        description: Unique workload name (a DNS-1123 label).
         type: str
         required: true
       instances:
-        description: Number of instances (replicas); each needs its own MIG device or GPUs.
+        description: Number of instances (replicas, 1 to 100000); each needs its own MIG device or GPUs.
         type: int
         default: 1
       profile:
         description: MIG profile name as the GPU model names it (C(1g.18gb)); resolved per model.
         type: str
       memory_gib:
-        description: Usable GiB an instance needs; the smallest profile with at least that much is used.
-        type: float
+        description:
+          - Usable GiB an instance needs (a positive number); the smallest profile with at least that much is used.
+          - Taken as given and checked by the planner, so that a boolean is refused rather than read as 1.
+        type: raw
       gpus:
-        description: Whole GPUs per instance, all on one node, MIG disabled.
+        description: Whole GPUs per instance (1 to 64), all on one node, MIG disabled.
         type: int
       gpu_product:
         description: Restrict the workload to one GPU model.
@@ -89,7 +106,17 @@ options:
     description:
       - The mig-parted document the cluster uses today (the C(config.yaml) of the ConfigMap), so that
         nodes labelled with a name from it can be recognised as already matching.
+      - It is validated as mig-parted would (version, fields, device filters, profile names, counts), and every
+        layout a node's O(nodes[].current_config) selects must fit that node's GPU model. A O(nodes[].current_config)
+        it does not define is an error unless it is one of NVIDIA's predefined names (C(all-disabled), C(all-1g.18gb)...).
+      - An empty mapping means no document.
     type: dict
+  time_limit:
+    description:
+      - Seconds the solver may search (more than 0, at most 86400). When it runs out with a plan in hand, that
+        plan is returned with RV(optimal=false) and its RV(gap); the report says so.
+    type: float
+    default: 30
 notes:
   - Profile tables whose values NVIDIA has not confirmed are used as documented and listed in RV(unconfirmed).
 seealso:
@@ -163,9 +190,23 @@ gpus_total:
   returned: success
   type: int
 lower_bound:
-  description: The rounded-up linear-programming bound; no plan can use fewer GPUs.
+  description:
+    - A proven lower bound on the GPUs any plan needs (the solver's dual bound, rounded up). Equal to RV(gpus_used)
+      when RV(optimal) is true.
   returned: success
   type: int
+optimal:
+  description: Whether the solver proved RV(gpus_used) minimal within O(time_limit).
+  returned: success
+  type: bool
+gap:
+  description: Relative gap between RV(gpus_used) and RV(lower_bound), (used - bound) / used; 0.0 when optimal.
+  returned: success
+  type: float
+time_limit:
+  description: The time limit the solver ran under, in seconds.
+  returned: success
+  type: float
 nodes_changed:
   description: Nodes whose config differs from O(nodes[].current_config).
   returned: success
@@ -186,8 +227,9 @@ strategy:
   type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.cnai.platform.plugins.module_utils import milp
 from ansible_collections.cnai.platform.plugins.module_utils.mig_planner import PlanError, plan
 
 
@@ -198,6 +240,7 @@ def main():
                 name=dict(type='str', required=True),
                 gpu_product=dict(type='str'),
                 pci_device_id=dict(type='str'),
+                pci_subsystem_id=dict(type='str'),
                 gpu_count=dict(type='int'),
                 gpus=dict(type='list', elements='dict'),
                 current_config=dict(type='str'),
@@ -206,19 +249,23 @@ def main():
                 name=dict(type='str', required=True),
                 instances=dict(type='int', default=1),
                 profile=dict(type='str'),
-                memory_gib=dict(type='float'),
+                memory_gib=dict(type='raw'),
                 gpus=dict(type='int'),
                 gpu_product=dict(type='str'),
             ), mutually_exclusive=[('profile', 'memory_gib', 'gpus')],
                 required_one_of=[('profile', 'memory_gib', 'gpus')]),
             strategy=dict(type='str', default='mixed', choices=['mixed', 'single']),
             current_mig_config=dict(type='dict'),
+            time_limit=dict(type='float', default=30.0),
         ),
         supports_check_mode=True,
     )
+    if not milp.HAS_HIGHSPY:
+        module.fail_json(msg=missing_required_lib('highspy', reason='to solve the MIG layout program (pip install highspy)'),
+                         exception=str(milp.HIGHSPY_IMPORT_ERROR))
     try:
         result = plan(module.params['nodes'], module.params['workloads'], module.params['strategy'],
-                      module.params['current_mig_config'])
+                      module.params['current_mig_config'], module.params['time_limit'])
     except PlanError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -7,7 +7,9 @@
 Per fleet: GPUs the planner uses, its lower bound (LP relaxation, rounded up), a naive baseline (every
 node gets one of NVIDIA's predefined configs: all-<profile> per profile, or all-balanced, whichever
 needs fewer GPUs), and first-fit-decreasing with the exact placement check.
-Then the planner's wall time on 1,000 nodes x 8 GPUs with 300 workloads (best of 3).
+Then the solver on 50 random mixed fleets (16-64 nodes, 6 GPU models, 25-60 workloads; worst and median
+wall time, how many proven optimal), and the planner's wall time on 1,000 nodes x 8 GPUs with 300 workloads
+(best of 3).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -19,9 +21,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', '.cache', 'collections'))
+sys.path.insert(0, os.path.join(HERE, '..', 'unit', 'plugins', 'module_utils'))
 
 from ansible_collections.cnai.platform.plugins.module_utils import mig_catalog as mc  # noqa: E402
 from ansible_collections.cnai.platform.plugins.module_utils import mig_planner as mp  # noqa: E402
+import planner_fleets  # noqa: E402
 
 
 def resolve(nodes, workloads):
@@ -143,6 +147,7 @@ def main():
         models, demand, whole = resolve(nodes, workloads)
         print('%-34s %6d %6d %6d %6d %8.3f' % (name, result['gpus_used'], result['lower_bound'],
                                               naive(models, demand, whole), ffd(models, demand, whole), dt))
+    random_fleets()
     products = ['NVIDIA H200', 'NVIDIA A100-SXM4-80GB', 'NVIDIA H100 80GB HBM3']
     nodes = []
     for i in range(1000):
@@ -154,9 +159,30 @@ def main():
         t = time.time()
         result = mp.plan(nodes, workloads)
         times.append(time.time() - t)
-    print('large fleet: 1000 nodes x 8 GPUs, 300 workloads, %d instances: %d GPUs used (lower bound %d), '
-          'best of 3 runs %.2f s' % (sum(w['instances'] for w in workloads), result['gpus_used'],
-                                     result['lower_bound'], min(times)))
+    print('large fleet: 1000 nodes x 8 GPUs, 300 workloads, %d instances: %d GPUs used (lower bound %d, %s), '
+          'best of 3 runs %.2f s, worst %.2f s' % (sum(w['instances'] for w in workloads), result['gpus_used'],
+                                                 result['lower_bound'], 'optimal' if result['optimal'] else 'NOT proven',
+                                                 min(times), max(times)))
+
+
+def random_fleets(count=50):
+    """The issue's fleets: 16-64 nodes of 6 GPU models, 25-60 workloads, seeds 0..count-1."""
+    times = []
+    optimal = 0
+    sizes = []
+    for seed in range(count):
+        nodes, workloads = planner_fleets.random_fleet(seed)
+        t = time.time()
+        result = mp.plan(nodes, workloads)
+        times.append(time.time() - t)
+        optimal += bool(result['optimal'])
+        sizes.append((len(nodes), len(workloads), sum(w['instances'] for w in workloads)))
+    order = sorted(range(count), key=lambda i: times[i])
+    worst = order[-1]
+    print('random mixed fleets: %d fleets (16-64 nodes, 6 GPU models, 25-60 workloads), %d proven optimal; '
+          'median %.3f s, worst %.3f s (seed %d: %d nodes, %d workloads, %d instances)'
+          % (count, optimal, times[order[count // 2]] if count % 2 else (times[order[count // 2 - 1]] + times[order[count // 2]]) / 2,
+             times[worst], worst, sizes[worst][0], sizes[worst][1], sizes[worst][2]))
 
 
 if __name__ == '__main__':

@@ -25,9 +25,10 @@ class Testbed(object):
     def __init__(self, started):
         from kubernetes import client, config
         self.started = started
-        self.kubeconfig = tb.KUBECONFIG
+        cfg = tb.Config.from_env()
+        self.kubeconfig = cfg.kubeconfig
         self.versions = tb.versions()
-        self.bins = tb.bin_paths()
+        self.bins = cfg.bin_paths()
         self.api_client = config.new_client_from_config(config_file=self.kubeconfig)
         self.core = client.CoreV1Api(self.api_client)
         self.apps = client.AppsV1Api(self.api_client)
@@ -89,8 +90,9 @@ def wait_for(predicate, timeout, what, interval=0.25):
 
 
 def _running():
-    comps = tb.components() if os.path.isdir(tb.bin_paths()["kwok-stages"]) else tb._bare_components()
-    return [c["name"] for c in comps if tb.running_pid(c)], len(comps)
+    cfg = tb.Config.from_env()
+    comps = tb.known_components(cfg)
+    return [c["name"] for c in comps if tb.running_pid(cfg, c)], len(comps)
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +105,7 @@ def testbed():
         rc = tb.main(["up"])
         if rc:
             pytest.fail("could not start the testbed (tools/testbed/testbed.py up exited %d); logs in %s"
-                        % (rc, tb.LOGS))
+                        % (rc, tb.Config.from_env().logs))
     bed = Testbed(started)
     yield bed
     if started and os.environ.get("TESTBED_KEEP") != "1":

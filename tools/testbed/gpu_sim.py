@@ -25,6 +25,13 @@ annotations (``cnai.platform/sim-mig-*``), so the simulator is stateless and can
 
 The pure functions at the top (parse_mig_parted_config, select_layout, mig_resources, ...) need no
 cluster and are unit-tested in tests/unit/tools/test_gpu_sim.py.
+
+This is an independent implementation of NVIDIA's side on purpose: it does not use the collection's
+mig-parted interpreter (plugins/module_utils/mig_parted.py), so that a mistake there cannot hide itself in
+the tests. Both follow mig-parted's rules (api/spec/v1, pkg/types/device.go), including device filters:
+``0xDDDDVVVV`` matches on device and vendor, the subsystem-qualified ``0xDDDDVVVV:0xSSSSVVVV`` needs all
+four to match (the node's subsystem id comes from the annotation cnai.platform/sim-gpu-pci-subsystem-id),
+and a filter that is not a PCI id is refused.
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -60,6 +68,7 @@ L_REPLICAS = "nvidia.com/gpu.replicas"
 L_SHARING = "nvidia.com/gpu.sharing-strategy"
 # Annotations (testbed contract)
 A_PCI = "cnai.platform/sim-gpu-pci-device-id"
+A_PCI_SUBSYSTEM = "cnai.platform/sim-gpu-pci-subsystem-id"
 A_FAIL = "cnai.platform/sim-fail"
 A_DELAY = "cnai.platform/sim-delay-seconds"
 A_APPLIED = "cnai.platform/sim-mig-applied"      # the mig.config value last handled (success or failed)
@@ -138,6 +147,9 @@ def _check_entry(name, i, entry):
     flt = entry.get("device-filter")
     if flt is not None and not isinstance(flt, (str, list)):
         raise SimError("%s: device-filter must be a string or a list" % where)
+    for item in ([flt] if isinstance(flt, str) and flt else flt or []):
+        if not isinstance(item, str) or not _FILTER_RE.match(item.strip()):
+            raise SimError("%s: device-filter %r is not 0xDDDDVVVV or 0xDDDDVVVV:0xSSSSVVVV" % (where, item))
     if not isinstance(entry.get("mig-enabled"), bool):
         raise SimError("%s: mig-enabled (true/false) is required" % where)
     mig_devices = entry.get("mig-devices")
@@ -153,14 +165,28 @@ def _check_entry(name, i, entry):
         raise SimError("%s: mig-enabled: false must not carry mig-devices" % where)
 
 
-def _filter_matches(flt, pci_id):
+_FILTER_RE = re.compile(r"^0[xX]([0-9a-fA-F]{8})(?::0[xX]([0-9a-fA-F]{8}))?$")
+
+
+def _filter_matches(flt, pci_id, subsystem_id=None):
+    """mig-parted's rule: device+vendor must match; a subsystem-qualified filter needs the subsystem too."""
     if flt in (None, "", []):
         return True
     wanted = [flt] if isinstance(flt, str) else flt
-    pci = _norm_pci(pci_id)
-    # "0xDDDDVVVV" or the subsystem-qualified "0xDDDDVVVV:0xSSSSVVVV" (the simulator knows no subsystem
-    # id, so only the device part is compared)
-    return any(_norm_pci(str(w).split(":")[0]) == pci for w in wanted)
+    pci = str(_norm_pci(pci_id) or "").upper()
+    for item in wanted:
+        m = _FILTER_RE.match(str(item).strip())
+        if not m or "0X" + m.group(1).upper() != pci:
+            continue
+        if m.group(2) is None:
+            return True
+        if not subsystem_id:
+            raise SimError("device-filter %s names a subsystem id, but the node has none (annotate it %s)"
+                           % (item, A_PCI_SUBSYSTEM))
+        sub = _FILTER_RE.match(str(subsystem_id).strip())
+        if sub and sub.group(2) is None and sub.group(1).upper() == m.group(2).upper():
+            return True
+    return False
 
 
 def _norm_pci(value):
@@ -169,7 +195,7 @@ def _norm_pci(value):
     return str(value or "").lower()
 
 
-def select_layout(configs, config_name, gpu_count, pci_id):
+def select_layout(configs, config_name, gpu_count, pci_id, subsystem_id=None):
     """Resolve config_name for a node with gpu_count GPUs of PCI id pci_id, as mig-parted does.
 
     Walks the entries in order; the later matching entry wins for a GPU. Every GPU must be covered.
@@ -181,7 +207,7 @@ def select_layout(configs, config_name, gpu_count, pci_id):
                        % (config_name, ", ".join(sorted(configs))))
     layout = [False] * gpu_count  # False = not covered yet
     for entry in configs[config_name]:
-        if not _filter_matches(entry.get("device-filter"), pci_id):
+        if not _filter_matches(entry.get("device-filter"), pci_id, subsystem_id):
             continue
         devices = range(gpu_count) if entry["devices"] == "all" else entry["devices"]
         for idx in devices:
@@ -466,7 +492,7 @@ class Simulator(object):
                 raise SimError("ConfigMap %s/%s has no key %s" % (
                     self.args.mig_configmap_namespace, self.args.mig_configmap_name, self.args.mig_configmap_key))
             configs = parse_mig_parted_config(text)
-            layout = select_layout(configs, wanted, count, pci)
+            layout = select_layout(configs, wanted, count, pci, ann.get(A_PCI_SUBSYSTEM))
             if model is None and any(d is not None for d in layout):
                 raise SimError("GPU model unknown to the MIG catalog (%s)" % model_err)
             check_layout(layout, model)

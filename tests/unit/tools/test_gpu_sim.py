@@ -231,3 +231,31 @@ def test_forced_failure_annotation_forms():
     assert forced_failure("true", "cfg-a") and forced_failure("TRUE", "all-disabled")
     assert forced_failure("cfg-a, cfg-b", "cfg-b") and not forced_failure("cfg-a,cfg-b", "cfg-c")
     assert forced_failure("except:all-disabled", "cfg-a") and not forced_failure("except:all-disabled", "all-disabled")
+
+
+SUBSYSTEM_DOC = """
+version: v1
+mig-configs:
+  sub:
+    - devices: all
+      mig-enabled: false
+    - device-filter: "0x233510DE:0x18BF10DE"
+      devices: all
+      mig-enabled: true
+      mig-devices: {"7g.141gb": 1}
+"""
+
+
+def test_subsystem_qualified_filter_needs_all_four_ids_like_mig_parted():
+    # the same rule as plugins/module_utils/mig_parted.py, implemented independently
+    configs = gpu_sim.parse_mig_parted_config(SUBSYSTEM_DOC)
+    assert gpu_sim.select_layout(configs, "sub", 2, H200, "0x18BF10DE") == [{"7g.141gb": 1}, {"7g.141gb": 1}]
+    assert gpu_sim.select_layout(configs, "sub", 2, H200, "0x16C010DE") == [None, None]
+    with pytest.raises(gpu_sim.SimError, match="names a subsystem id, but the node has none"):
+        gpu_sim.select_layout(configs, "sub", 2, H200)
+
+
+def test_device_filter_that_is_not_a_pci_id_is_refused():
+    bad = SUBSYSTEM_DOC.replace('"0x233510DE:0x18BF10DE"', '"NVIDIA H200"')
+    with pytest.raises(gpu_sim.SimError, match="device-filter 'NVIDIA H200' is not 0xDDDDVVVV"):
+        gpu_sim.parse_mig_parted_config(bad)

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""The testbed launcher's pure parts (tools/testbed/testbed.py): node manifests, process ownership."""
+"""The testbed launcher's pure parts (tools/testbed/testbed.py, package launcher/): node manifests, process
+ownership, configuration."""
 import os
 import sys
 
@@ -52,13 +53,35 @@ def test_gpu_node_without_model_is_refused():
 
 
 def test_process_ownership_compares_whole_state_paths():
-    ours = ["/bin/kwok", "--kubeconfig", tb.KUBECONFIG]
-    sibling = ["/bin/kwok", "--kubeconfig", tb.STATE + "-gpu/kubeconfig",
-               "--config", os.path.join(tb.STATE, "bin", "kwok", "stages", "a.yaml")]
-    assert tb._points_into_state(ours)
-    assert not tb._points_into_state(sibling)
-    assert tb._points_into_state(["/bin/kube-apiserver", "--tls-cert-file", os.path.join(tb.PKI, "apiserver.crt")])
-    assert not tb._points_into_state([tb.KUBECONFIG])  # the executable itself does not count
+    cfg = tb.Config.from_env({})
+    ours = ["/bin/kwok", "--kubeconfig", cfg.kubeconfig]
+    sibling = ["/bin/kwok", "--kubeconfig", cfg.state + "-gpu/kubeconfig",
+               "--config", os.path.join(cfg.state, "bin", "kwok", "stages", "a.yaml")]
+    assert tb.points_into_state(cfg, ours)
+    assert not tb.points_into_state(cfg, sibling)
+    assert tb.points_into_state(cfg, ["/bin/kube-apiserver", "--tls-cert-file", os.path.join(cfg.pki, "apiserver.crt")])
+    assert not tb.points_into_state(cfg, [cfg.kubeconfig])  # the executable itself does not count
+
+
+def test_configuration_is_read_from_the_environment_once_given():
+    cfg = tb.Config.from_env({"TESTBED_DIR": "/tmp/tb-x", "TESTBED_APISERVER_PORT": "16453", "TESTBED_ETCD_PORT": "12389",
+                              "TESTBED_KCM_PORT": "20267", "TESTBED_SCHEDULER_PORT": "20269",
+                              "TESTBED_WAIT_SECONDS": "5", "TESTBED_INVENTORY": "/inv", "TESTBED_CACHE": "/c"})
+    assert (cfg.kubeconfig, cfg.pki, cfg.logs, cfg.run, cfg.etcd_data) == (
+        "/tmp/tb-x/kubeconfig", "/tmp/tb-x/pki", "/tmp/tb-x/logs", "/tmp/tb-x/run", "/tmp/tb-x/etcd")
+    assert (cfg.apiserver_port, cfg.etcd_port, cfg.kcm_port, cfg.scheduler_port, cfg.wait_seconds) == (
+        16453, 12389, 20267, 20269, 5)
+    assert cfg.inventory == "/inv" and cfg.bin_paths()["kwok"].startswith("/c/bin/kwok-")
+    etcd = [c for c in tb.components(cfg) if c["name"] == "etcd"][0]
+    assert etcd["ports"] == [12389, 12390] and "/tmp/tb-x/etcd" in etcd["cmd"]
+    with pytest.raises(tb.TestbedError, match="TESTBED_APISERVER_PORT must be an integer"):
+        tb.Config.from_env({"TESTBED_APISERVER_PORT": "high"})
+
+
+def test_main_reports_bad_configuration_without_a_traceback(monkeypatch, capsys):
+    monkeypatch.setenv("TESTBED_ETCD_PORT", "x")
+    assert tb.main(["env"]) == 1
+    assert "TESTBED_ETCD_PORT must be an integer" in capsys.readouterr().err
 
 
 def test_inventory_of_the_embedded_default():

@@ -65,7 +65,7 @@ def test_later_matching_entry_wins_like_mig_parted():
 
 def test_device_filter_by_product_name_or_pci_id():
     # the filter names an A100 only: an H200 node is not covered, which mig-parted would never accept
-    with pytest.raises(AnsibleFilterError, match='covers no entry for GPU 0'):
+    with pytest.raises(AnsibleFilterError, match=r'covers no entry for GPU\(s\) 0, 1 \(PCI id 0x233510DE\)'):
         mig_expected_resources(DOC, 'other-model', 2, gpu_product='NVIDIA H200')
     assert mig_expected_resources(DOC, 'other-model', 2, gpu_product='NVIDIA A100-SXM4-80GB') == {
         'nvidia.com/mig-7g.80gb': 2}
@@ -77,10 +77,44 @@ def test_plus_becomes_dot_and_compute_instance_splits_are_not_exposed():
 
 
 def test_errors_name_the_problem():
-    with pytest.raises(AnsibleFilterError, match="config 'nope' is not in the mig-parted document"):
+    with pytest.raises(AnsibleFilterError, match="config 'nope' is not defined in the mig-parted document"):
         mig_expected_resources(DOC, 'nope', 1)
     with pytest.raises(AnsibleFilterError, match='strategy must be mixed or single'):
         mig_expected_resources(DOC, 'all-disabled', 1, 'none')
+
+
+SUBSYSTEM_DOC = {'version': 'v1', 'mig-configs': {'sub': [
+    {'devices': 'all', 'mig-enabled': False},
+    {'device-filter': '0x233510DE:0x18BF10DE', 'devices': 'all', 'mig-enabled': True, 'mig-devices': {'7g.141gb': 1}}]}}
+
+
+def test_subsystem_qualified_device_filter_follows_mig_parted():
+    # all four ids must match (mig-parted pkg/types DeviceID.Matches); the planner and the simulator agree
+    assert mig_expected_resources(SUBSYSTEM_DOC, 'sub', 2, pci_device_id=H200, pci_subsystem_id='0x18BF10DE') == {
+        'nvidia.com/mig-7g.141gb': 2}
+    assert mig_expected_resources(SUBSYSTEM_DOC, 'sub', 2, pci_device_id=H200, pci_subsystem_id='0x16C010DE') == {
+        'nvidia.com/gpu': 2}
+    with pytest.raises(AnsibleFilterError, match='subsystem id is unknown.*give pci_subsystem_id'):
+        mig_expected_resources(SUBSYSTEM_DOC, 'sub', 2, pci_device_id=H200)
+
+
+@pytest.mark.parametrize('doc,kwargs,message', [
+    ({'version': 'v1', 'mig-configs': {'c': [{'devices': 'all'}]}}, {}, r'mig-configs.c\[0\]: missing required field mig-enabled'),
+    ({'version': 'v1', 'mig-configs': {'c': [{'devices': 'all', 'mig-enabled': False, 'device-filter': 'H200'}]}}, {},
+     'not a PCI id of the form'),
+    ('not a document', {}, 'must be a mapping with version: v1'),
+    (DOC, {'gpu_count': True}, 'gpu_count must be an integer, got True'),
+    (DOC, {'gpu_count': 10 ** 12}, 'gpu_count must be from 1 to 64'),
+    (DOC, {'gpu_count': 2, 'replicas': 10 ** 12}, 'replicas must be from 1 to 1024'),
+    (DOC, {'gpu_count': 2, 'pci_device_id': 'H200'}, 'pci_device_id .* is not a PCI id'),
+    (DOC, {'gpu_count': 2, 'gpu_product': 'NVIDIA H100'}, 'unknown GPU.*give pci_device_id'),
+])
+def test_bad_input_is_refused_with_the_field(doc, kwargs, message):
+    kwargs = dict(kwargs)
+    count = kwargs.pop('gpu_count', 1)
+    with pytest.raises(AnsibleFilterError, match=message):
+        mig_expected_resources(doc, 'c' if 'c' in (doc.get('mig-configs', {}) if isinstance(doc, dict) else {})
+                               else 'all-1g', count, **kwargs)
 
 
 def node(labels=None, alloc=None):

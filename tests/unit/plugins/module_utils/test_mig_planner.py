@@ -180,7 +180,7 @@ def test_unconfirmed_models_are_reported():
 def test_node_reported_placements_win_over_the_table():
     # A node that reports 3g only at slot 0 (hypothetical firmware): two 3g no longer fit one GPU.
     gpu = {'name': 'NVIDIA H200', 'pci_device_id': '0x233510DE', 'memory_total_mib': 143771,
-           'mig_profiles': [{'name': '3g.71gb', 'id': 9, 'instances_total': 2, 'memory_gib': 69.75,
+           'mig_profiles': [{'name': '3g.71gb', 'id': 9, 'instances_total': 1, 'memory_gib': 69.75,
                              'placements': [0], 'placement_size': 4},
                             {'name': '1g.18gb', 'id': 19, 'instances_total': 7, 'memory_gib': 16.0,
                              'placements': [0, 1, 2, 3, 4, 5, 6], 'placement_size': 1}]}
@@ -304,3 +304,207 @@ def test_nodes_with_a_matching_custom_layout_are_kept_as_they_are():
     assert result['gpus_used'] == 3
     assert result['nodes_changed'] == ['b'] and result['node_configs']['a'] == 'legacy-a'
     check_plan(result, nodes, more)
+
+
+# --------------------------------------------------------------------- larger fleets, the solver, time limits
+
+import planner_fleets  # noqa: E402
+from ansible_collections.cnai.platform.plugins.module_utils import milp  # noqa: E402
+
+
+def test_issue_fleet_that_exhausted_branch_and_bound_now_solves_to_proven_optimality():
+    # 16 nodes, six GPU models, 25 workloads: the old pure-Python branch and bound stopped here after 211 s
+    # with "branch and bound exceeded 20000 nodes".
+    nodes, workloads = planner_fleets.issue_fleet()
+    assert len(set(n['gpu_product'] for n in nodes)) == 6
+    result = mp.plan(nodes, workloads, time_limit=30)
+    assert result['optimal'] is True and result['gap'] == 0.0
+    assert result['gpus_used'] == result['lower_bound'] == 20
+    assert 'Proven optimal' in result['report']
+    check_fleet_plan(result, nodes, workloads)
+
+
+@pytest.mark.parametrize('seed', [101, 202, 303, 404])
+def test_random_mixed_fleets_solve_to_proven_optimality(seed):
+    nodes, workloads = planner_fleets.random_fleet(seed)
+    assert 16 <= len(nodes) <= 64 and 25 <= len(workloads) <= 60
+    result = mp.plan(nodes, workloads, time_limit=60)
+    assert result['optimal'] is True and result['gpus_used'] == result['lower_bound']
+    check_fleet_plan(result, nodes, workloads)
+    assert mp.plan(nodes, workloads, time_limit=60) == result      # deterministic
+
+
+def check_fleet_plan(result, nodes, workloads):
+    """Every instance placed once, on a GPU whose config holds it, every config placeable on its model."""
+    by_name = dict((n['name'], n) for n in nodes)
+    configs = result['mig_config']['mig-configs']
+    seen = {}
+    for a in result['assignments']:
+        seen[a['workload']] = seen.get(a['workload'], 0) + 1
+        model = mc.lookup(by_name[a['node']]['gpu_product'])
+        entries = configs[result['node_configs'][a['node']]]
+        if a['profile'] is not None:
+            assert a['profile'] in model.profiles
+            held = [e for e in entries if e['devices'] == 'all' or a['gpu'] in e['devices']][-1]
+            assert held['mig-enabled'] and held['mig-devices'].get(a['profile'])
+            assert mc.fits(model, held['mig-devices'])
+    assert seen == dict((w['name'], w['instances']) for w in workloads)
+
+
+def test_time_limit_returns_the_best_plan_with_its_gap(monkeypatch):
+    real = milp.Model.solve
+
+    def stopped_early(self, time_limit=30.0):
+        r = real(self, time_limit)
+        # as HiGHS reports a stop at the time limit: the incumbent and a weaker proven bound
+        return milp.Result(r.values, r.objective, max(0, r.objective - 1), False, time_limit, 'Time limit reached')
+
+    monkeypatch.setattr(milp.Model, 'solve', stopped_early)
+    nodes = [{'name': 'n', 'gpu_product': 'NVIDIA H200', 'gpu_count': 4}]
+    result = mp.plan(nodes, [{'name': 'w', 'instances': 9, 'profile': '1g.18gb'}], time_limit=2)
+    assert result['optimal'] is False
+    assert result['gpus_used'] == 2 and result['lower_bound'] == 1 and result['gap'] == 0.5
+    assert result['time_limit'] == 2.0
+    assert 'Time limit (2s) reached before optimality was proven' in result['report']
+    assert 'gap 50.0%' in result['report']
+
+
+def test_time_limit_without_any_plan_fails_with_what_to_raise(monkeypatch):
+    def nothing(self, time_limit=30.0):
+        raise milp.NoSolution('no feasible plan within %.1f s' % time_limit)
+
+    monkeypatch.setattr(milp.Model, 'solve', nothing)
+    with pytest.raises(mp.PlanError, match='no plan found within the time limit; raise time_limit'):
+        mp.plan([{'name': 'n', 'gpu_product': 'NVIDIA H200', 'gpu_count': 4}],
+                [{'name': 'w', 'instances': 9, 'profile': '1g.18gb'}])
+
+
+def test_solver_builder_proves_optimum_and_reports_infeasible():
+    m = milp.Model()
+    x, y = m.var('x', cost=3), m.var('y', cost=2)
+    m.at_least({x: 2, y: 1}, 5)
+    m.at_most({y: 1}, 2)
+    r = m.solve(10)
+    assert r.optimal and r.gap == 0.0 and (r[x], r[y], r.objective) == (2, 1, 8)
+    m.equal({x: 1}, 10 ** 6)
+    assert m.solve(10).objective == 3 * 10 ** 6       # y drops to 0 once x alone covers the first row
+    bad = milp.Model()
+    z = bad.var('z', cost=1, upper=3)
+    bad.at_least({z: 2}, 7)
+    with pytest.raises(milp.Infeasible):
+        bad.solve(10)
+
+
+def test_missing_highspy_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(milp, 'HAS_HIGHSPY', False)
+    with pytest.raises(mp.PlanError, match='needs the Python package highspy.*pip install highspy'):
+        mp.plan([{'name': 'n', 'gpu_product': 'NVIDIA H200', 'gpu_count': 1}],
+                [{'name': 'w', 'instances': 1, 'profile': '1g.18gb'}])
+
+
+# ------------------------------------------------------------------------------------------- bad input
+
+H200_NODE = {'name': 'n', 'gpu_product': 'NVIDIA H200', 'gpu_count': 2}
+ONE = [{'name': 'w', 'instances': 1, 'profile': '1g.18gb'}]
+
+
+def h200_facts(**profile):
+    prof = {'name': '1g.18gb', 'id': 19, 'instances_total': 7, 'memory_gib': 16.0,
+            'placements': [0, 1, 2, 3, 4, 5, 6], 'placement_size': 1}
+    prof.update(profile)
+    return {'name': 'NVIDIA H200', 'pci_device_id': '0x233510DE', 'memory_total_mib': 143771, 'mig_profiles': [prof]}
+
+
+def doc(**configs):
+    return {'version': 'v1', 'mig-configs': configs}
+
+
+@pytest.mark.parametrize('nodes,workloads,kwargs,message', [
+    # names that are not Kubernetes names
+    ([dict(H200_NODE, name='GPU_Node')], ONE, {}, r"nodes\[0\] name 'GPU_Node' is not a valid Kubernetes name \(DNS-1123 subdomain"),
+    ([H200_NODE], [dict(ONE[0], name='Qwen 7B')], {}, r"workloads\[0\] name 'Qwen 7B' is not a valid Kubernetes name \(DNS-1123 label"),
+    ([H200_NODE], [dict(ONE[0], name='a' * 64)], {}, 'at most 63 characters'),
+    ([dict(H200_NODE, name=7)], ONE, {}, r'nodes\[0\] name must be a non-empty string, got 7'),
+    # bools where numbers are expected
+    ([H200_NODE], [dict(ONE[0], instances=True)], {}, 'workload w instances must be a positive integer, got True'),
+    ([dict(H200_NODE, gpu_count=True)], ONE, {}, 'node n gpu_count must be a positive integer, got True'),
+    ([H200_NODE], [{'name': 'w', 'memory_gib': True}], {}, 'workload w memory_gib must be a number of GiB, got True'),
+    ([H200_NODE], [{'name': 'w', 'gpus': False}], {}, 'workload w gpus must be a positive integer, got False'),
+    ([H200_NODE], ONE, {'time_limit': True}, 'time_limit must be a number of seconds, got True'),
+    # upper bounds: a clear error, no OverflowError, no memory blow-up
+    ([H200_NODE], [dict(ONE[0], instances=10 ** 12)], {}, 'instances is 1000000000000, more than the limit of 100000'),
+    ([dict(H200_NODE, gpu_count=10 ** 12)], ONE, {}, 'gpu_count is 1000000000000, more than the limit of 64'),
+    ([H200_NODE], [{'name': 'w', 'gpus': 10 ** 12}], {}, 'gpus is 1000000000000, more than the limit of 64'),
+    ([H200_NODE], [{'name': 'w', 'memory_gib': float('inf')}], {}, 'memory_gib must be a positive number of GiB'),
+    ([H200_NODE], [{'name': 'w', 'memory_gib': 10 ** 400}], {}, 'memory_gib must be a number of GiB'),
+    ([H200_NODE], [dict(ONE[0], instances='9' * 40)], {}, 'must be a positive integer'),
+    ([H200_NODE], [{'name': 'w%d' % i, 'instances': 100000, 'profile': '1g.18gb'} for i in range(11)], {},
+     'more than 1000000 instances in all'),
+    ([H200_NODE], ONE, {'time_limit': 0}, 'time_limit must be more than 0'),
+    ([H200_NODE], ONE, {'time_limit': 'soon'}, 'time_limit must be a number of seconds'),
+    # wrong types
+    ([H200_NODE], [dict(ONE[0], profile=18)], {}, 'workload w profile must be a MIG profile name'),
+    ([dict(H200_NODE, gpu_product=['NVIDIA H200'])], ONE, {}, 'node n gpu_product must be a string'),
+    ('n', ONE, {}, 'nodes must be a list of dictionaries'),
+    # node facts against the catalog
+    ([{'name': 'n', 'gpus': [h200_facts(instances_total=70)]}], ONE, {},
+     r'gpus\[0\] mig_profiles\[0\] \(1g.18gb\) claims 70 instances, but its placements .* hold at most 7 on one GPU'),
+    ([{'name': 'n', 'gpus': [h200_facts(placements=[0, 4, 8], placement_size=4)]}], ONE, {},
+     r'claims placements \[0, 4, 8\] of size 4, beyond the 8-unit placement grid of H200-141GB'),
+    ([{'name': 'n', 'gpus': [h200_facts(memory_gib=500.0)]}], ONE, {}, r'claims 500.00 GiB, more than the GPU has \(140.40 GiB\)'),
+    ([{'name': 'n', 'gpus': [h200_facts(placements='0-6')]}], ONE, {}, 'placements must be a non-empty list of start slots'),
+    ([{'name': 'n', 'gpus': [h200_facts(instances_total=True)]}], ONE, {}, 'instances_total must be an integer >= 0'),
+    ([{'name': 'n', 'gpus': [{'name': 'NVIDIA H200', 'mig_profiles': [{'id': 19}]}]}], ONE, {},
+     r'mig_profiles\[0\] needs a name such as 1g.18gb'),
+    ([{'name': 'n', 'gpus': ['H200']}], ONE, {}, r'node n gpus\[0\] must be a dictionary'),
+    ([{'name': 'n', 'gpu_count': 4, 'gpus': [h200_facts()]}], ONE, {}, 'gpu_count is 4 but its gpus facts list 1 GPUs'),
+    # current_mig_config: malformed, not defining the node's config, or claiming more than the GPU holds
+    ([dict(H200_NODE, current_config='mine')], ONE, {'current_mig_config': {'mig-configs': {}}},
+     r'current_mig_config: version must be v1.*fix current_mig_config'),
+    ([dict(H200_NODE, current_config='mine')], ONE, {'current_mig_config': doc(mine=[{'devices': 'all'}])},
+     r'mig-configs.mine\[0\]: missing required field mig-enabled'),
+    ([dict(H200_NODE, current_config='mine')], ONE, {'current_mig_config': doc(mine='all-disabled')},
+     'mig-configs.mine must be a non-empty list of entries'),
+    ([dict(H200_NODE, current_config='mine')], ONE, {'current_mig_config': ['v1']}, 'current_mig_config must be a mapping'),
+    ([dict(H200_NODE, current_config='mine')], ONE,
+     {'current_mig_config': doc(other=[{'devices': 'all', 'mig-enabled': False}])},
+     r"node n current_config 'mine' is not defined in current_mig_config \(defines: other\)"),
+    ([dict(H200_NODE, current_config='mine')], ONE,
+     {'current_mig_config': doc(mine=[{'devices': 'all', 'mig-enabled': True, 'mig-devices': {'1g.18gb': 70}}])},
+     r'puts 70 x 1g.18gb on GPU 0, more than one H200-141GB can hold \(70 x 1g.18gb, at most 7 fit\)'),
+    ([dict(H200_NODE, current_config='mine')], ONE,
+     {'current_mig_config': doc(mine=[{'devices': 'all', 'mig-enabled': True, 'mig-devices': {'3g.71gb': 2, '1g.18gb': 1}}])},
+     'these instances overlap on the 8-unit placement grid'),
+    ([dict(H200_NODE, current_config='mine')], ONE,
+     {'current_mig_config': doc(mine=[{'devices': 'all', 'mig-enabled': True, 'mig-devices': {'1g.10gb': 1}}])},
+     'puts 1g.10gb on GPU 0, but H200-141GB has no such profile'),
+    ([dict(H200_NODE, current_config='mine')], ONE,
+     {'current_mig_config': doc(mine=[{'devices': [0], 'mig-enabled': False}])},
+     r'covers no entry for GPU\(s\) 1'),
+    ([dict(H200_NODE, current_config='mine')], ONE,
+     {'current_mig_config': doc(mine=[{'device-filter': '0x233510DE:0x18BF10DE', 'devices': 'all', 'mig-enabled': False}])},
+     'subsystem id is unknown.*give pci_subsystem_id'),
+])
+def test_bad_input_is_refused_with_the_field_and_what_to_set(nodes, workloads, kwargs, message):
+    with pytest.raises(mp.PlanError, match=message):
+        mp.plan(nodes, workloads, **kwargs)
+
+
+def test_subsystem_qualified_filter_with_the_node_subsystem_id():
+    current = doc(mine=[{'devices': 'all', 'mig-enabled': False},
+                        {'device-filter': '0x233510DE:0x18BF10DE', 'devices': 'all', 'mig-enabled': True,
+                         'mig-devices': {'1g.18gb': 7}}])
+    node = dict(H200_NODE, current_config='mine', pci_device_id='0x233510DE', pci_subsystem_id='0x18BF10DE')
+    result = mp.plan([node], [{'name': 'w', 'instances': 14, 'profile': '1g.18gb'}], current_mig_config=current)
+    assert result['node_configs'] == {'n': 'mine'} and result['nodes_changed'] == []
+    other = dict(node, pci_subsystem_id='0x16C010DE')    # another board: the qualified entry does not apply
+    result = mp.plan([other], [{'name': 'w', 'instances': 14, 'profile': '1g.18gb'}], current_mig_config=current)
+    assert result['nodes_changed'] == ['n']
+
+
+def test_predefined_names_need_no_document_entry():
+    current = doc(other=[{'devices': 'all', 'mig-enabled': False}])
+    node = dict(H200_NODE, current_config='all-1g.18gb')
+    result = mp.plan([node], [{'name': 'w', 'instances': 14, 'profile': '1g.18gb'}], current_mig_config=current)
+    assert result['node_configs'] == {'n': 'all-1g.18gb'} and result['nodes_changed'] == []
+    assert mp.plan([node], ONE, current_mig_config={})['gpus_used'] == 1     # {} means no document
