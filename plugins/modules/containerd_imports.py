@@ -20,7 +20,7 @@ description:
   - Refuses, changing nothing and saying what to fix, a file that is not valid TOML, has no C(version) line or
     a C(version) other than 2 or 3, has an C(imports) that is not a list of strings, is not UTF-8, cannot be
     read, or is not a regular file (a directory, FIFO, socket or device).
-  - A symlink is followed: its target is edited and the link is kept.
+  - A symlink is followed, so its target is edited and the link is kept.
   - The new content is written to a temporary file in the target's directory and renamed over it (atomic),
     with the target's mode and owner (0644 root for a new file).
   - Used by the C(cnai.platform.container_toolkit) role so that C(/etc/containerd/conf.d/*.toml)
