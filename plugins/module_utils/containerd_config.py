@@ -79,7 +79,7 @@ def _tomlkit():
 def _toml_error(exc):
     line, col = getattr(exc, "line", None), getattr(exc, "col", None)
     where = " at line %s, column %s" % (line, col) if line is not None else ""
-    return "%s%s" % (str(exc).split(" at line ")[0], where)
+    return "%s%s" % (str(exc).split(" at line ", maxsplit=1)[0], where)
 
 
 def _shown(item):

@@ -18,8 +18,7 @@ def _leaves(value, path=()):
     """(path, value) for every leaf of a nested dict; lists and scalars are leaves."""
     if isinstance(value, dict) and value:
         for k in value:
-            for item in _leaves(value[k], path + (str(k),)):
-                yield item
+            yield from _leaves(value[k], path + (str(k),))
     else:
         yield path, value
 

@@ -33,7 +33,7 @@ CASES = [
         'nvidia_driver',
         {'nvidia_driver_reboot_timeout': 0},
         PREFLIGHT,
-        'nvidia_driver: nvidia_driver_reboot_timeout is 0: set it to a whole number of ' 'seconds greater than 0',
+        'nvidia_driver: nvidia_driver_reboot_timeout is 0: set it to a whole number of seconds greater than 0',
     ),
     ('nvidia_driver', {'nvidia_driver_reboot_timeout': 'forever'}, SPEC, "nvidia_driver_reboot_timeout"),
     (
@@ -72,7 +72,7 @@ CASES = [
         'container_toolkit',
         {'container_toolkit_containerd_config': 'etc/containerd/config.toml'},
         PREFLIGHT,
-        'container_toolkit_containerd_config is "etc/containerd/config.toml": set it to an ' 'absolute path',
+        'container_toolkit_containerd_config is "etc/containerd/config.toml": set it to an absolute path',
     ),
     (
         'container_toolkit',
@@ -84,7 +84,7 @@ CASES = [
         'container_toolkit',
         {'container_toolkit_containerd_dropin_file': '99-nvidia.conf'},
         PREFLIGHT,
-        'container_toolkit_containerd_dropin_file is "99-nvidia.conf": set it to a file ' 'name ending in .toml',
+        'container_toolkit_containerd_dropin_file is "99-nvidia.conf": set it to a file name ending in .toml',
     ),
     (
         'container_toolkit',
@@ -96,7 +96,7 @@ CASES = [
         'container_toolkit',
         {'container_toolkit_runtime_binary': 'nvidia-container-runtime'},
         PREFLIGHT,
-        'container_toolkit_runtime_binary is "nvidia-container-runtime": set it to the ' 'absolute path',
+        'container_toolkit_runtime_binary is "nvidia-container-runtime": set it to the absolute path',
     ),
     (
         'container_toolkit',
@@ -123,7 +123,7 @@ CASES = [
         'gpu_operator',
         {'gpu_operator_ready_timeout': 0},
         PREFLIGHT,
-        'gpu_operator: gpu_operator_ready_timeout is 0: set it to a whole number of seconds ' 'greater than 0',
+        'gpu_operator: gpu_operator_ready_timeout is 0: set it to a whole number of seconds greater than 0',
     ),
     ('gpu_operator', {'gpu_operator_ready_timeout': 'forever'}, SPEC, 'gpu_operator_ready_timeout'),
     (
@@ -137,7 +137,7 @@ CASES = [
         'gpu_operator',
         {'gpu_operator_namespace': 'GPU_Operator'},
         PREFLIGHT,
-        'gpu_operator: gpu_operator_namespace is "GPU_Operator": set it to a Kubernetes ' 'namespace name',
+        'gpu_operator: gpu_operator_namespace is "GPU_Operator": set it to a Kubernetes namespace name',
     ),
     (
         'gpu_operator',
@@ -160,7 +160,7 @@ CASES = [
         'gpu_operator',
         {'gpu_operator_values_site': {'migManager': False}},
         OWNED,
-        'gpu_operator_values_site sets migManager to false, which replaces the owned key ' 'migManager.enabled',
+        'gpu_operator_values_site sets migManager to false, which replaces the owned key migManager.enabled',
     ),
 ]
 

@@ -579,8 +579,8 @@ def test_more_free_than_total_and_more_memory_than_the_gpu_are_errors():
 
 
 def test_placements_that_fit_but_differ_from_the_catalog_are_kept_with_a_warning():
-    lgipp = fixture('h200-141gb', 'lgipp.txt').replace('Profile ID 14 Placements: {0,2,4}:2',
-                                                     'Profile ID 14 Placements: {0,2}:2')
+    lgipp = fixture('h200-141gb', 'lgipp.txt').replace(
+        'Profile ID 14 Placements: {0,2,4}:2', 'Profile ID 14 Placements: {0,2}:2')
     lgip = fixture('h200-141gb', 'lgip.txt').replace('3/3        32.50', '2/2        32.50')
     facts = ns.gather(_with('h200-141gb', LGIPP_ARGS=lgipp, LGIP_ARGS=lgip))
     prof = [p for p in facts['gpus'][0]['mig_profiles'] if p['name'] == '2g.35gb'][0]
