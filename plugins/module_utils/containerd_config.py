@@ -11,8 +11,9 @@ run, from the CRI table of the main config plus the nvidia runtime. When another
 (Kubespray, kubeadm scripts) rewrites the main config, the next run re-derives the drop-in and
 re-adds the ``imports`` line: the runtime is restored without overwriting what they wrote.
 
-ensure_import() runs on the managed host (module containerd_imports, any Python 3); the TOML parsing
-functions run on the controller (filters), where Python >= 3.11 provides tomllib.
+read_config() and ensure_import() run on the managed host (module containerd_imports, Python 3 with the
+tomlkit library, which parses and edits TOML keeping its formatting); the TOML parsing functions of the
+filters run on the controller, where Python >= 3.11 provides tomllib.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -43,9 +44,6 @@ RUNTIME_PATHS = {
     },
 }
 
-_HEADER_RE = re.compile(r"^\s*\[")
-_IMPORTS_RE = re.compile(r"^\s*imports\s*=")
-_VERSION_RE = re.compile(r"^\s*version\s*=\s*(\d+)")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -65,41 +63,137 @@ def cri_key(config_version):
     return CRI_V3 if int(config_version) >= 3 else CRI_V2
 
 
+KNOWN_CONFIG_VERSIONS = (2, 3)
+
+
+def _tomlkit():
+    try:
+        import tomlkit
+    except ImportError:
+        raise ContainerdConfigError(
+            "the Python library tomlkit is needed on this host to edit the containerd config (it keeps the file's "
+            "formatting): install python3-tomlkit (apt or dnf) or `pip install tomlkit` for the Python Ansible uses")
+    return tomlkit
+
+
+def _toml_error(exc):
+    line, col = getattr(exc, "line", None), getattr(exc, "col", None)
+    where = " at line %s, column %s" % (line, col) if line is not None else ""
+    return "%s%s" % (str(exc).split(" at line ", maxsplit=1)[0], where)
+
+
+def _shown(item):
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    return item.as_string().strip() if hasattr(item, "as_string") else repr(item)
+
+
+def _plain(value):
+    """A tomlkit document or item as plain Python values (tomlkit < 0.11 has no unwrap())."""
+    if hasattr(value, "unwrap"):
+        return value.unwrap()
+    if hasattr(value, "items"):
+        return dict((str(k), _plain(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if not isinstance(value, (str, int, float)) and hasattr(value, "value"):
+        return value.value
+    return value
+
+
+def read_config(path):
+    """Read a containerd config for editing: ``(real_path, text, stat)``; ``text`` None when it does not exist.
+
+    Symlinks are followed (the target is what gets edited; the link stays). A directory, FIFO, socket or
+    device, a file that cannot be read and bytes that are not UTF-8 are a ContainerdConfigError saying so.
+    Never opens anything but a regular file (opening a FIFO would block).
+    """
+    import os
+    import stat as stat_mod
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        if not os.path.lexists(real):
+            return real, None, None
+        raise ContainerdConfigError("cannot stat %s: %s" % (real, exc))
+    if not stat_mod.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat_mod.S_ISDIR(st.st_mode) else "a FIFO" if stat_mod.S_ISFIFO(st.st_mode)
+                else "a socket" if stat_mod.S_ISSOCK(st.st_mode) else "a device" if
+                (stat_mod.S_ISCHR(st.st_mode) or stat_mod.S_ISBLK(st.st_mode)) else "not a regular file")
+        shown = real if real == path else "%s (the target of %s)" % (real, path)
+        raise ContainerdConfigError("%s is %s, not a regular file: point dest at containerd's config.toml; nothing "
+                                    "was changed" % (shown, kind))
+    try:
+        with open(real, "rb") as handle:
+            data = handle.read()
+    except (IOError, OSError) as exc:
+        raise ContainerdConfigError("cannot read %s: %s. Run the task with become: true or fix the file's "
+                                    "permissions; nothing was changed" % (real, exc))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContainerdConfigError("%s is not UTF-8 (byte 0x%02x at offset %d): containerd reads TOML, which must be "
+                                    "UTF-8. Fix or regenerate the file (containerd config default); nothing was "
+                                    "changed" % (real, data[exc.start], exc.start))
+    return real, text, st
+
+
 def ensure_import(text, path, config_version=2):
     """Return (new_text, changed): text with `path` in the top-level ``imports`` list.
 
-    Only the top-level part of the file (before the first table header) is touched; everything
-    else is kept byte for byte. An empty or missing file becomes ``version = N`` plus the imports line.
+    The file is parsed and edited with tomlkit, which keeps comments, order and layout: only the
+    ``imports`` array changes (appended to, or added after the last top-level key). An empty or missing
+    file becomes ``version = N`` plus ``imports``. Refused with ContainerdConfigError, changing nothing:
+    text that is not valid TOML, a non-empty file without ``version`` (containerd would read it as schema
+    1, which has another layout), a ``version`` other than 2 or 3, and an ``imports`` that is not a list of
+    strings. The result is parsed again and must differ from the input only by the new entry.
     """
-    if not text.strip():
-        return 'version = %d\nimports = ["%s"]\n' % (int(config_version), path), True
-    lines = text.splitlines(True)
-    top_end = next((i for i, line in enumerate(lines) if _HEADER_RE.match(line)), len(lines))
-    for i in range(top_end):
-        if not _IMPORTS_RE.match(lines[i]):
-            continue
-        # The list may span lines: collect up to the closing bracket.
-        j, chunk = i, lines[i]
-        while chunk.count("[") > chunk.count("]") and j + 1 < top_end:
-            j += 1
-            chunk += lines[j]
-        start, end = chunk.index("[") + 1, chunk.rindex("]")
-        entries = [e.strip() for e in chunk[start:end].replace("\n", " ").split(",") if e.strip()]
-        values = [e.strip("'\"") for e in entries]
-        if path in values:
+    tomlkit = _tomlkit()
+    if not isinstance(path, str) or not path:
+        raise ContainerdConfigError("the import path must be a non-empty string, not %r" % (path,))
+    if int(config_version) not in KNOWN_CONFIG_VERSIONS:
+        raise ContainerdConfigError("config_version %r is not one this module knows: 2 (containerd 1.x) or 3 "
+                                    "(containerd 2.x)" % (config_version,))
+    if text is None or not text.strip():
+        doc = tomlkit.document()
+        doc.add("version", int(config_version))
+        doc.add("imports", [path])
+        return tomlkit.dumps(doc), True
+    try:
+        doc = tomlkit.parse(text)
+    except Exception as exc:  # tomlkit raises ParseError subclasses; any failure means not TOML
+        raise ContainerdConfigError("the containerd config is not valid TOML (%s); fix it, or restore it from a "
+                                    "backup, before this role edits it. Nothing was changed" % _toml_error(exc))
+    version = doc.get("version")
+    if version is None:
+        raise ContainerdConfigError(
+            "the containerd config has no top-level version line, so containerd reads it as schema 1, whose layout "
+            "the drop-ins do not use: add version = 2 (containerd 1.x) or version = 3 (containerd 2.x) after "
+            "checking the file, or regenerate it with containerd config default. Nothing was changed")
+    if isinstance(version, bool) or not isinstance(version, int) or int(version) not in KNOWN_CONFIG_VERSIONS:
+        raise ContainerdConfigError(
+            "the containerd config says version = %s: this module knows schema 2 (containerd 1.x) and 3 "
+            "(containerd 2.x); schema 1 has no imports. Regenerate the file with containerd config default or "
+            "migrate it (containerd config migrate). Nothing was changed" % _shown(version))
+    imports = doc.get("imports")
+    if imports is not None:
+        if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
+            raise ContainerdConfigError("the containerd config's top-level imports is not a list of strings (%s); "
+                                        "fix it by hand. Nothing was changed" % _shown(imports))
+        if path in [str(i) for i in imports]:
             return text, False
-        entries.append(json.dumps(path))
-        lines[i:j + 1] = ["imports = [%s]\n" % ", ".join(entries)]
-        return "".join(lines), True
-    insert = 0
-    for i in range(top_end):
-        if _VERSION_RE.match(lines[i]):
-            insert = i + 1
-            break
-    if insert and not lines[insert - 1].endswith("\n"):
-        lines[insert - 1] += "\n"
-    lines.insert(insert, 'imports = ["%s"]\n' % path)
-    return "".join(lines), True
+        imports.append(path)
+    else:
+        doc.add("imports", [path])
+    out = tomlkit.dumps(doc)
+    before, after = _plain(tomlkit.parse(text)), _plain(tomlkit.parse(out))
+    expected = dict(before)
+    expected["imports"] = list(before.get("imports", [])) + [path]
+    if after != expected:  # pragma: no cover - a tomlkit defect; refuse rather than write it
+        raise ContainerdConfigError("editing the containerd config with tomlkit changed more than the imports line; "
+                                    "nothing was changed")
+    return out, True
 
 
 def _loads(text):

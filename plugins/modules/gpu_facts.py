@@ -20,7 +20,12 @@ description:
     (RV(gpus[].catalog_model)); C(cnai.platform.mig_plan) uses the node's own profiles and placements first.
   - Never changes anything on the node (no MIG mode change, no reset); C(changed) is always false.
   - Fails with a message that says what to fix when C(nvidia-smi) is missing, when the NVIDIA driver is not
-    loaded or does not match the kernel module, or when no GPU is found. GPUs without MIG support (for example
+    loaded or does not match the kernel module, when no GPU is found, or when an C(nvidia-smi) call does not
+    finish within O(timeout).
+  - Reads strictly, and fails quoting the line rather than guessing, when a table has columns the module does
+    not know, a value has the wrong shape, a MIG mode is unknown, a GPU index is negative or listed twice, or a
+    reported placement does not fit the GPU's placement grid. Placements that fit the grid but differ from the
+    collection's catalog are kept (the node wins) with a warning. GPUs without MIG support (for example
     L40S) are reported with RV(gpus[].mig_capable=false) and no profiles.
 author:
   - cnai.platform contributors (!UNKNOWN)
@@ -37,6 +42,13 @@ options:
       - Only asked for when at least one GPU supports MIG. With V(false), RV(gpus[].mig_profiles) is empty.
     type: bool
     default: true
+  timeout:
+    description:
+      - Seconds each C(nvidia-smi) call may take before it is killed and the module fails, saying that the GPU or
+        the driver may be wedged (a hung C(nvidia-smi) is the usual sign of a broken GPU).
+      - Must be at least 1. Raise it only for slow nodes (many GPUs without persistence mode).
+    type: int
+    default: 30
 attributes:
   check_mode:
     support: full
@@ -67,6 +79,10 @@ EXAMPLES = r'''
   cnai.platform.gpu_facts:
     nvidia_smi_path: /usr/local/nvidia/bin/nvidia-smi
     include_mig_profiles: false
+
+- name: Give a slow node more time per nvidia-smi call
+  cnai.platform.gpu_facts:
+    timeout: 120
 
 - name: Use the facts
   ansible.builtin.debug:
@@ -215,7 +231,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnai.platform.plugins.module_utils.nvidia_smi import NvidiaSmiError, gather
+from ansible_collections.cnai.platform.plugins.module_utils.nvidia_smi import (
+    NvidiaSmiError,
+    gather,
+    run_with_timeout,
+)
 
 EXTRA_DIRS = ['/usr/bin', '/usr/local/bin', '/usr/local/nvidia/bin']
 
@@ -225,9 +245,13 @@ def main():
         argument_spec=dict(
             nvidia_smi_path=dict(type='path'),
             include_mig_profiles=dict(type='bool', default=True),
+            timeout=dict(type='int', default=30),
         ),
         supports_check_mode=True,
     )
+    timeout = module.params['timeout']
+    if timeout < 1:
+        module.fail_json(msg='timeout must be a whole number of seconds, at least 1 (got %d)' % timeout)
     smi = module.params['nvidia_smi_path']
     if smi:
         if not (os.path.isfile(smi) and os.access(smi, os.X_OK)):
@@ -240,7 +264,7 @@ def main():
                                  '(role cnai.platform.nvidia_driver) or set nvidia_smi_path.' % ', '.join(EXTRA_DIRS))
 
     def run(args):
-        return module.run_command([smi] + list(args), environ_update=dict(LC_ALL='C', LANG='C'))
+        return run_with_timeout([smi] + list(args), timeout, environ_update=dict(LC_ALL='C', LANG='C'))
 
     try:
         facts = gather(run, include_mig_profiles=module.params['include_mig_profiles'])

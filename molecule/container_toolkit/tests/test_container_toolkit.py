@@ -36,7 +36,9 @@ def test_other_installers_settings_survive(host):
 
 def test_main_config_kept_and_imports_the_dropins(host):
     main = host.file("/etc/containerd/config.toml").content_string
-    assert main.startswith('# written by "kubespray" (simulated)\nversion = 2\nimports = ["/etc/containerd/conf.d/*.toml"]\n')
+    # tomlkit adds the imports line after the last top-level key; every other byte is the rewrite's own
+    assert main.startswith('# written by "kubespray" (simulated)\nversion = 2\nroot = "/var/lib/containerd"\n'
+                           'oom_score = 0\nimports = ["/etc/containerd/conf.d/*.toml"]\n\n[plugins."io.containerd.grpc.v1.cri"]\n')
     assert 'sandbox_image = "registry.k8s.io/pause:3.10"' in main
     assert "nvidia" not in main  # the runtime lives in the drop-in only
     assert "/etc/containerd/conf.d/99-nvidia.toml" in dump(host)["imports"]
@@ -58,3 +60,8 @@ def test_containerd_restarted_after_the_repair(host):
     started_at = datetime.strptime(started, "%a %Y-%m-%d %H:%M:%S.%f UTC").replace(tzinfo=timezone.utc).timestamp()
     written = float(host.check_output("stat -c %%.9Y %s", DROPIN))
     assert started_at > written
+
+
+def test_tomlkit_from_the_distribution(host):
+    # containerd_imports runs on the host with the role's python3-tomlkit, not the controller's pin
+    assert host.package("python3-tomlkit").is_installed

@@ -33,35 +33,121 @@ oom_score = 0
 """
 
 
-def test_ensure_import_adds_after_version_and_keeps_the_rest():
+def test_ensure_import_adds_at_the_top_level_and_keeps_the_rest():
     out, changed = cc.ensure_import(KUBESPRAY_LIKE, GLOB)
     assert changed
-    lines = out.splitlines()
-    assert lines[1] == "version = 2" and lines[2] == 'imports = ["%s"]' % GLOB
-    assert out.replace('imports = ["%s"]\n' % GLOB, "") == KUBESPRAY_LIKE
+    # added after the last top-level key, before the first table; every other byte kept
+    assert out == KUBESPRAY_LIKE.replace('oom_score = 0\n', 'oom_score = 0\nimports = ["%s"]\n' % GLOB)
     again, changed = cc.ensure_import(out, GLOB)
     assert not changed and again == out
     assert tomllib.loads(out)["imports"] == [GLOB]
 
 
-def test_ensure_import_appends_to_existing_multiline_list():
+def test_ensure_import_appends_to_existing_multiline_list_keeping_its_layout():
     text = 'version = 2\nimports = [\n  "/etc/a.toml",\n  \'/etc/b/*.toml\',\n]\n\n[grpc]\n  x = 1\n'
     out, changed = cc.ensure_import(text, GLOB)
     assert changed
     assert tomllib.loads(out)["imports"] == ["/etc/a.toml", "/etc/b/*.toml", GLOB]
-    assert out.endswith("[grpc]\n  x = 1\n")
+    assert out == text.replace("\'/etc/b/*.toml\',\n", "\'/etc/b/*.toml\',\n  \"%s\",\n" % GLOB)
 
 
 def test_ensure_import_ignores_imports_key_inside_tables():
-    text = '[plugins.x]\n  imports = ["nope"]\n'
+    text = 'version = 2\n[plugins.x]\n  imports = ["nope"]\n'
     out, changed = cc.ensure_import(text, GLOB)
-    assert changed and out.startswith('imports = ["%s"]\n[plugins.x]' % GLOB)
-    assert tomllib.loads(out)["imports"] == [GLOB]
+    assert changed and out.startswith('version = 2\nimports = ["%s"]\n[plugins.x]' % GLOB)
+    data = tomllib.loads(out)
+    assert data["imports"] == [GLOB] and data["plugins"]["x"]["imports"] == ["nope"]
 
 
 def test_ensure_import_empty_file_gets_version():
     out, changed = cc.ensure_import("", GLOB, 3)
     assert changed and tomllib.loads(out) == {"version": 3, "imports": [GLOB]}
+    out, changed = cc.ensure_import(None, GLOB, 2)
+    assert changed and tomllib.loads(out) == {"version": 2, "imports": [GLOB]}
+
+
+@pytest.mark.parametrize("path", ['/etc/con"tainerd/*.toml', '/etc/back\\slash/*.toml', "/etc/it's/*.toml",
+                                  "/etc/tab\there", "/etc/ünïcode/*.toml"])
+def test_paths_with_quotes_and_escapes_make_valid_toml(path):
+    for text in ("", KUBESPRAY_LIKE, 'version = 2\nimports = ["/a"]\n'):
+        out, changed = cc.ensure_import(text, path)
+        assert changed
+        assert tomllib.loads(out)["imports"][-1] == path
+        assert cc.ensure_import(out, path) == (out, False)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("version = 2\n[plugins\n", r"not valid TOML \(.*line 2"),
+    ('version = 2\nimports = ["/a"\n', "not valid TOML"),
+    ("version = 2\nversion = 3\n", "not valid TOML"),
+    ("version = 2\n= 3\n", "not valid TOML"),
+    ('root = "/var/lib/containerd"\n', "no top-level version line, so containerd reads it as schema 1"),
+    ("# only a comment\n", "no top-level version line"),
+    ("version = 1\n", "says version = 1: this module knows schema 2 .*and 3"),
+    ("version = 4\n", "says version = 4"),
+    ('version = "2"\n', 'says version = "2"'),
+    ("version = true\n", "says version = true"),
+    ('version = 2\nimports = "/etc/a.toml"\n', "imports is not a list of strings"),
+    ("version = 2\nimports = [1, 2]\n", "imports is not a list of strings"),
+])
+def test_ensure_import_refuses_bad_files(text, match):
+    with pytest.raises(cc.ContainerdConfigError, match=match) as e:
+        cc.ensure_import(text, GLOB)
+    assert "Nothing was changed" in str(e.value)
+
+
+@pytest.mark.parametrize("version", [1, 4, 0])
+def test_ensure_import_refuses_unknown_config_version_for_a_new_file(version):
+    with pytest.raises(cc.ContainerdConfigError, match="config_version %d is not one this module knows" % version):
+        cc.ensure_import("", GLOB, version)
+
+
+def test_ensure_import_refuses_an_empty_path():
+    with pytest.raises(cc.ContainerdConfigError, match="non-empty string"):
+        cc.ensure_import("version = 2\n", "")
+
+
+def test_read_config_cases(tmp_path):
+    missing = tmp_path / "nope.toml"
+    assert cc.read_config(str(missing)) == (str(missing), None, None)
+    f = tmp_path / "config.toml"
+    f.write_text("version = 2\n")
+    real, text, st = cc.read_config(str(f))
+    assert (real, text, st.st_size) == (str(f), "version = 2\n", 12)
+    link = tmp_path / "link.toml"
+    link.symlink_to(f)
+    assert cc.read_config(str(link))[:2] == (str(f), "version = 2\n")
+    dangling = tmp_path / "dangling.toml"
+    dangling.symlink_to(tmp_path / "target-to-be.toml")
+    assert cc.read_config(str(dangling)) == (str(tmp_path / "target-to-be.toml"), None, None)
+
+
+def test_read_config_refuses_directories_fifos_and_links_to_them(tmp_path):
+    import os
+    with pytest.raises(cc.ContainerdConfigError, match=r"is a directory, not a regular file.*nothing was changed"):
+        cc.read_config(str(tmp_path))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(str(fifo))
+    with pytest.raises(cc.ContainerdConfigError, match=r"fifo is a FIFO, not a regular file"):
+        cc.read_config(str(fifo))   # must not block: a FIFO is never opened
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    with pytest.raises(cc.ContainerdConfigError, match=r"fifo \(the target of .*link\) is a FIFO"):
+        cc.read_config(str(link))
+
+
+def test_read_config_refuses_non_utf8_and_unreadable(tmp_path, monkeypatch):
+    f = tmp_path / "config.toml"
+    f.write_bytes(b'version = 2\nroot = "/var/\xff"\n')
+    with pytest.raises(cc.ContainerdConfigError, match=r"is not UTF-8 \(byte 0xff at offset 25\)"):
+        cc.read_config(str(f))
+    f.write_text("version = 2\n")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr("builtins.open", denied)
+    with pytest.raises(cc.ContainerdConfigError, match=r"cannot read .*Permission denied.*become: true"):
+        cc.read_config(str(f))
 
 
 def test_dropin_carries_main_cri_table_plus_runtime():
@@ -153,6 +239,7 @@ def test_runtime_from_dump_detects_removal():
 
 def test_imports_of():
     assert cc.imports_of(KUBESPRAY_LIKE) == []
+    assert cc.imports_of('version = 2\nimports = ["/a"]\n') == ["/a"]
     assert cc.imports_of(cc.ensure_import(KUBESPRAY_LIKE, GLOB)[0]) == [GLOB]
 
 

@@ -185,12 +185,62 @@ def test_lgip_single_line_rows_and_no_mig_prefix():
         ('1g.5gb', 19, 7, 4.75), ('7g.40gb', 0, 1, 39.5)]
 
 
-def test_lgip_extra_columns_are_tolerated():
-    """A driver that adds a column (say GFX) after ENC still gives the same profile."""
+def test_lgip_extra_row_column_is_an_error_quoting_the_line():
+    """A row with one column more than the header (here a GFX column after ENC) is refused, not half-read."""
     row = '|   0  MIG 1g.24gb+me.all    65     1/1        23.62      No     46     1     1     1   |\n'
-    parsed = ns.parse_lgip(row)
-    assert parsed == {0: [dict(name='1g.24gb+me.all', id=65, instances_free=1, instances_total=1, memory_gib=23.62,
-                               sm_count=46)]}
+    with pytest.raises(ns.NvidiaSmiError) as e:
+        ns.parse_lgip(row)
+    assert 'a profile row has 10 columns where the header has 9' in str(e.value)
+    assert '1g.24gb+me.all    65' in str(e.value)
+
+
+def test_lgip_extra_column_before_memory_is_not_read_as_memory():
+    """Before: a column between Instances and Memory was read as the memory (1 GiB). Now: an error."""
+    text = fixture('lgip-extra-column', 'lgip.txt')
+    with pytest.raises(ns.NvidiaSmiError) as e:
+        ns.parse_lgip(text)
+    assert "column(s) Spare that this module does not know" in str(e.value)
+    assert 'Instances   Spare   Memory' in str(e.value)
+    # the same rows without the header line: the column count gives it away
+    body = '\n'.join(ln for ln in text.splitlines() if 'Name' not in ln)
+    with pytest.raises(ns.NvidiaSmiError, match=r'a profile row has 10 columns where the header has 9.*7/7    1 '):
+        ns.parse_lgip(body)
+
+
+@pytest.mark.parametrize('line,match', [
+    ('|   0  MIG 1g.18gb   19   7/7   16.00   No   16   1   |', 'a profile row has 8 columns where the header has 9'),
+    ('|  -1  MIG 1g.18gb   19   7/7   16.00   No   16   1   0   |', 'negative GPU index -1'),
+    ('|   0  MIG 1g.18gb   19   7of7  16.00   No   16   1   0   |', "instances '7of7' is not free/total"),
+    ('|   0  MIG 1g.18gb   19   7/7   lots    No   16   1   0   |', "memory 'lots' is not a number of GiB"),
+    ('|   0  MIG 1g.18gb   x9   7/7   16.00   No   16   1   0   |', "profile ID 'x9' is not a number"),
+    ('|   0  MIG 1g.18gb   19   7/7   16.00   No   many 1   0   |', "SM count 'many' is not a number"),
+    ('|   0  MIG one.18gb  19   7/7   16.00   No   16   1   0   |', "'one.18gb' is not a MIG profile name"),
+    ('|   0  MIG 1g.18gb   19   7/7   16.00   No   16   1   0   |\n|   1   1   0   0  |',
+     'a continuation line has 4 columns where the header has 3'),
+    ('|   1   1   0  |', 'a line of numbers that follows no profile row'),
+    ('|   0  MIG 1g.18gb   19   7/7   16.00   No   16   1   0   |\n'
+     '|   0  MIG 1g.18gb   19   7/7   16.00   No   16   1   0   |', 'GPU 0 lists profile ID 19 twice'),
+    ('| GPU   Name   ID    Instances   Memory     P2P    SM    DEC   ENC   GFX |', 'column(s) GFX'),
+    ('|   Free/Total   GiB   CE    JPEG  OFA  NVLINK |', 'column(s) NVLINK'),
+])
+def test_lgip_malformed_lines_are_errors_with_the_line(line, match):
+    with pytest.raises(ns.NvidiaSmiError) as e:
+        ns.parse_lgip(line + '\n')
+    assert match in str(e.value)
+    assert 'The line: ' in str(e.value)
+
+
+@pytest.mark.parametrize('text,match', [
+    ('GPU  0 Profile ID 19 Placements: {0,1,x}:1\n', 'cannot read'),
+    ('GPU  0 Profile ID 19 Placements: {}:1\n', 'cannot read'),
+    ('GPU -1 Profile ID 19 Placements: {0}:1\n', 'cannot read'),
+    ('GPU  0 Profile ID 19 Placements: {0,1}:0\n', 'placement size 0'),
+    ('GPU  0 Profile ID 19 Placements: {0,0}:1\n', 'a start listed twice'),
+    ('GPU  0 Profile ID 19 Placements: {0}:1\nGPU  0 Profile ID 19 Placements: {1}:1\n', 'profile ID 19 of GPU 0 twice'),
+])
+def test_lgipp_malformed_lines_are_errors(text, match):
+    with pytest.raises(ns.NvidiaSmiError, match=match):
+        ns.parse_lgipp(text)
 
 
 def test_gather_unreadable_lgip_is_a_warning_not_silence():
@@ -417,7 +467,8 @@ def _render_lgip(rows, wide):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 15), PROFILE), max_size=30), st.booleans())
+@given(st.lists(st.tuples(st.integers(0, 15), PROFILE), max_size=30, unique_by=lambda t: (t[0], t[1]['id'])),
+       st.booleans())
 def test_lgip_roundtrip(rows, wide):
     parsed = ns.parse_lgip(_render_lgip(rows, wide))
     expected = {}
@@ -443,10 +494,151 @@ def test_lgipp_roundtrip(rows):
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=400))
 def test_parsers_never_crash_on_garbage(text):
-    ns.parse_lgip(text)
-    ns.parse_lgipp(text)
+    """Garbage gives a result or an NvidiaSmiError (with a message), never another exception."""
+    for parse in (ns.parse_lgip, ns.parse_lgipp, ns.parse_query_csv):
+        try:
+            parse(text)
+        except ns.NvidiaSmiError as e:
+            assert str(e)
     ns.parse_cuda_version(text)
-    try:
-        ns.parse_query_csv(text)
-    except ns.NvidiaSmiError:
-        pass
+
+
+# --- strict facts: indexes, MIG modes, the placement grid -------------------------------------------------------
+
+def _with(name, **replace):
+    """A runner for scenario ``name`` whose answers for some argument tuples are replaced by text."""
+    base = scenario_runner(name)
+
+    def run(args):
+        for key, text in replace.items():
+            if tuple(args) == getattr(ns, key):
+                return 0, text, ''
+        return base(args)
+    return run
+
+
+H200_ROW = ('0, NVIDIA H200, GPU-0, 00000000:00:06.0, 0x233510DE, 143771, 580.159.04, 9.0, Disabled, Disabled\n')
+QUERY = tuple(ns.query_args())
+
+
+def _query(text):
+    base = scenario_runner('h200-141gb')
+    return lambda args: (0, text, '') if tuple(args) == QUERY else base(args)
+
+
+@pytest.mark.parametrize('csv_text,match', [
+    (H200_ROW + H200_ROW.replace('GPU-0', 'GPU-1'), 'GPU index 0 twice'),
+    (H200_ROW.replace('0, NVIDIA', '-1, NVIDIA', 1), r'negative GPU index \(-1\)'),
+    (H200_ROW.replace('0, NVIDIA', 'zero, NVIDIA', 1), "GPU index 'zero', not a number"),
+    (H200_ROW.replace('Disabled, Disabled', 'Disabled, Degraded'), "pending MIG mode 'Degraded'.*does not know"),
+    (H200_ROW.replace('Disabled, Disabled', 'Enabled*, Disabled'), "current MIG mode 'Enabled\\*'"),
+    (H200_ROW.replace('143771', '140 GB'), "memory.total '140 GB'"),
+    (H200_ROW.replace('Disabled\n', 'Disabled, 700 W\n'), '11 columns where 10 were asked for.*700 W'),
+    (H200_ROW.replace(', Disabled\n', '\n'), '9 columns where 10 were asked for'),
+])
+def test_query_bad_rows_are_errors(csv_text, match):
+    with pytest.raises(ns.NvidiaSmiError, match=match):
+        ns.gather(_query(csv_text))
+
+
+def test_csv_header_with_a_column_twice():
+    with pytest.raises(ns.NvidiaSmiError, match='naming name twice'):
+        ns.parse_query_csv('index, name, name\n0, a, b\n')
+
+
+def test_mig_mode_na_spellings_are_na_and_unknown_is_an_error():
+    for v in (None, '', 'N/A', '[N/A]', '[Not Supported]'):
+        assert ns.normalize_mig_mode(v) == 'n/a'
+    with pytest.raises(ns.NvidiaSmiError, match="'Pending', which .*expected Enabled, Disabled or N/A"):
+        ns.normalize_mig_mode('Pending')
+
+
+def test_placement_past_the_grid_is_an_error():
+    lgipp = fixture('h200-141gb', 'lgipp.txt').replace('{0,4}:4', '{0,4,6}:4')
+    with pytest.raises(ns.NvidiaSmiError) as e:
+        ns.gather(_with('h200-141gb', LGIPP_ARGS=lgipp))
+    assert str(e.value) == ('GPU 0 (NVIDIA H200) profile 3g.71gb (ID 9): nvidia-smi mig -lgipp places it at '
+                            '{0,4,6}:4, which runs past the 8-slot placement grid of H200-141GB')
+
+
+def test_more_instances_than_placements_hold_is_an_error():
+    """The 70 x 1g.18gb on one H200 kind of fact: 7 one-slot placements cannot hold 70 instances."""
+    lgip = fixture('h200-141gb', 'lgip.txt').replace('7/7        16.00      No     16', '70/70      16.00      No     16')
+    with pytest.raises(ns.NvidiaSmiError, match=r'1g\.18gb \(ID 19\): 70 instances reported, but its placements '
+                                                r'\{0,1,2,3,4,5,6\}:1 hold at most 7'):
+        ns.gather(_with('h200-141gb', LGIP_ARGS=lgip))
+
+
+def test_more_free_than_total_and_more_memory_than_the_gpu_are_errors():
+    lgip = fixture('h200-141gb', 'lgip.txt')
+    with pytest.raises(ns.NvidiaSmiError, match='reports 8 free of 7 instances'):
+        ns.gather(_with('h200-141gb', LGIP_ARGS=lgip.replace('7/7        16.00', '8/7        16.00')))
+    with pytest.raises(ns.NvidiaSmiError, match=r"7g\.141gb \(ID 0\): 240\.00 GiB per instance is more than the "
+                                                r"GPU's 140\.40 GiB"):
+        ns.gather(_with('h200-141gb', LGIP_ARGS=lgip.replace('140.00     No', '240.00     No')))
+
+
+def test_placements_that_fit_but_differ_from_the_catalog_are_kept_with_a_warning():
+    lgipp = fixture('h200-141gb', 'lgipp.txt').replace(
+        'Profile ID 14 Placements: {0,2,4}:2', 'Profile ID 14 Placements: {0,2}:2')
+    lgip = fixture('h200-141gb', 'lgip.txt').replace('3/3        32.50', '2/2        32.50')
+    facts = ns.gather(_with('h200-141gb', LGIPP_ARGS=lgipp, LGIP_ARGS=lgip))
+    prof = [p for p in facts['gpus'][0]['mig_profiles'] if p['name'] == '2g.35gb'][0]
+    assert prof['placements'] == [0, 2]
+    assert facts['warnings'] == [
+        "GPU 0 (NVIDIA H200) profile 2g.35gb (ID 14): the node places it at {0,2}:2, the catalog at {0,2,4}:2; the "
+        "node's placements are used (update plugins/module_utils/mig_catalog_data.py if the node is right)"]
+
+
+def test_mig_tables_naming_gpus_the_query_did_not_list_are_an_error():
+    lgip = fixture('h200-141gb-x8', 'lgip.txt')
+    with pytest.raises(ns.NvidiaSmiError, match=r'mig -lgip lists GPU\(s\) 1, 2, 3, 4, 5, 6, 7 that nvidia-smi '
+                                                r'--query-gpu did not list \(0\)'):
+        ns.gather(_with('h200-141gb', LGIP_ARGS=lgip))
+
+
+def test_unknown_gpu_is_checked_against_the_largest_grid():
+    row = H200_ROW.replace('NVIDIA H200', 'NVIDIA Future').replace('0x233510DE', '0xFFFF10DE')
+    lgipp = fixture('h200-141gb', 'lgipp.txt').replace('{0}:8', '{0,5}:8')
+    rest = _with('h200-141gb', LGIPP_ARGS=lgipp)
+    with pytest.raises(ns.NvidiaSmiError, match=r'\{0,5\}:8, which runs past the 12-slot placement grid of any GPU this collection knows'):
+        ns.gather(lambda args: (0, row, '') if tuple(args) == QUERY else rest(args))
+
+
+# --- time limits -----------------------------------------------------------------------------------------------
+
+def test_run_with_timeout_kills_a_hung_command_and_says_the_gpu_may_be_wedged(tmp_path):
+    import time
+    script = tmp_path / 'nvidia-smi'
+    script.write_text('#!/bin/sh\nsleep 300 &\nwait\n')
+    script.chmod(0o755)
+    start = time.monotonic()
+    with pytest.raises(ns.NvidiaSmiTimeout) as e:
+        ns.run_with_timeout([str(script), 'mig', '-lgip'], 1)
+    assert time.monotonic() - start < 10
+    assert str(e.value).startswith('nvidia-smi mig -lgip did not finish within 1 s (option timeout) and was killed: '
+                                   'the GPU or the NVIDIA driver may be wedged.')
+    assert e.value.command == 'nvidia-smi mig -lgip' and e.value.timeout == 1
+
+
+def test_run_with_timeout_returns_output_rc_and_environment(tmp_path):
+    script = tmp_path / 'nvidia-smi'
+    script.write_text('#!/bin/sh\necho "out $LC_ALL $1"\necho err >&2\nexit 3\n')
+    script.chmod(0o755)
+    assert ns.run_with_timeout([str(script), '-q'], 10, dict(LC_ALL='C')) == (3, 'out C -q\n', 'err\n')
+
+
+def test_run_with_timeout_missing_binary(tmp_path):
+    with pytest.raises(ns.NvidiaSmiError, match='could not be started'):
+        ns.run_with_timeout([str(tmp_path / 'nope')], 5)
+
+
+def test_gather_lets_a_timeout_through():
+    base = scenario_runner('h200-141gb')
+
+    def run(args):
+        if tuple(args) == ns.LGIPP_ARGS:
+            raise ns.NvidiaSmiTimeout('nvidia-smi mig -lgipp', 30)
+        return base(args)
+    with pytest.raises(ns.NvidiaSmiTimeout, match='mig -lgipp did not finish within 30 s'):
+        ns.gather(run)

@@ -174,6 +174,52 @@ def test_failures(fake_smi, capsys, name, match):
     assert 'gpus' not in result
 
 
+def test_hung_nvidia_smi_times_out_with_a_wedged_gpu_message(fake_smi, capsys):
+    """The fake nvidia-smi sleeps 600 s; the module kills it after `timeout` and says why."""
+    import time
+    use = fake_smi[0]
+    use('hung')
+    start = time.monotonic()
+    result = run_module(capsys, dict(timeout=1))
+    assert time.monotonic() - start < 20
+    assert result['_rc'] == 1 and result['failed'] is True and 'gpus' not in result
+    assert result['msg'].startswith('nvidia-smi --query-gpu=index,name,uuid,pci.bus_id,pci.device_id,memory.total,'
+                                    'driver_version,compute_cap,mig.mode.current,mig.mode.pending '
+                                    '--format=csv,noheader,nounits did not finish within 1 s (option timeout) and '
+                                    'was killed: the GPU or the NVIDIA driver may be wedged.')
+
+
+def test_hung_lgip_times_out_after_the_query_worked(fake_smi, capsys):
+    use, calls = fake_smi
+    use('hung-lgip')
+    result = run_module(capsys, dict(timeout=2))
+    assert result['failed'] is True
+    assert result['msg'].startswith('nvidia-smi mig -lgip did not finish within 2 s')
+    assert 'may be wedged' in result['msg'] and 'dmesg' in result['msg']
+    assert [' '.join(c) for c in calls()][-1] == 'mig -lgip'
+
+
+def test_timeout_below_one_is_refused(capsys):
+    result = run_module(capsys, dict(timeout=0))
+    assert result['failed'] is True
+    assert result['msg'] == 'timeout must be a whole number of seconds, at least 1 (got 0)'
+
+
+@pytest.mark.parametrize('name,match', [
+    ('lgip-extra-column', "nvidia-smi mig -lgip: the table has column(s) Spare that this module does not know"),
+    ('duplicate-index', 'nvidia-smi --query-gpu printed GPU index 0 twice'),
+    ('unknown-mig-mode', "nvidia-smi reported GPU 0 pending MIG mode 'Degraded', which this module does not know"),
+    ('placement-off-grid', 'GPU 0 (NVIDIA H200) profile 3g.71gb (ID 9): nvidia-smi mig -lgipp places it at '
+                           '{0,4,6}:4, which runs past the 8-slot placement grid of H200-141GB'),
+])
+def test_malformed_output_fails_with_the_reason(fake_smi, capsys, name, match):
+    use = fake_smi[0]
+    use(name)
+    result = run_module(capsys)
+    assert result['_rc'] == 1 and result['failed'] is True and 'gpus' not in result
+    assert match in result['msg']
+
+
 def test_missing_binary(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv('PATH', str(tmp_path))
     monkeypatch.setattr(gpu_facts, 'EXTRA_DIRS', [str(tmp_path)])
