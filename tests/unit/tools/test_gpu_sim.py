@@ -231,3 +231,14 @@ def test_forced_failure_annotation_forms():
     assert forced_failure("true", "cfg-a") and forced_failure("TRUE", "all-disabled")
     assert forced_failure("cfg-a, cfg-b", "cfg-b") and not forced_failure("cfg-a,cfg-b", "cfg-c")
     assert forced_failure("except:all-disabled", "cfg-a") and not forced_failure("except:all-disabled", "all-disabled")
+
+
+def test_hold_annotation_holds_until_removed_or_false():
+    from gpu_sim import A_HOLD, held
+    assert held({A_HOLD: "true"})
+    assert held({A_HOLD: "until-released"})
+    assert not held({})
+    assert not held(None)
+    assert not held({A_HOLD: ""})
+    assert not held({A_HOLD: "false"})
+    assert not held({A_HOLD: " False "})
