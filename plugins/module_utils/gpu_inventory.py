@@ -89,9 +89,10 @@ def check_renamed(hosts, hostvars):
             if old in host_vars:
                 found.setdefault(old, []).append(host)
     if found:
-        parts = ['%s -> %s (hosts: %s)' % (old, RENAMED[old], ', '.join(sorted(found[old])[:10])
-                                            + (', ...' if len(found[old]) > 10 else ''))
-                 for old in sorted(found)]
+        parts = []
+        for old in sorted(found):
+            hosts_text = ', '.join(sorted(found[old])[:10]) + (', ...' if len(found[old]) > 10 else '')
+            parts.append('%s -> %s (hosts: %s)' % (old, RENAMED[old], hosts_text))
         raise InventoryError('these host variables are no longer read; rename them: ' + '; '.join(parts))
 
 

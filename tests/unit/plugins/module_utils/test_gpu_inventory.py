@@ -38,8 +38,8 @@ def test_inventory_hosts_become_planner_nodes_sorted_with_k8s_names():
 
 
 def test_facts_win_over_inventory_and_disagreement_is_reported():
-    hv = {'gpu-a': {'cnai_gpu_product': 'NVIDIA H200', 'cnai_gpu_count': 8, 'cnai_gpus': [dict(H200_GPU, index=i)
-                                                                                           for i in range(7)]}}
+    gpus = [dict(H200_GPU, index=i) for i in range(7)]
+    hv = {'gpu-a': {'cnai_gpu_product': 'NVIDIA H200', 'cnai_gpu_count': 8, 'cnai_gpus': gpus}}
     out = planner_nodes(['gpu-a'], hv)
     assert out['nodes'][0]['gpus'][6]['index'] == 6 and out['nodes'][0]['gpu_count'] == 7
     assert out['records'][0]['source'] == 'facts' and out['records'][0]['pci_device_id'] == '0x233510DE'
