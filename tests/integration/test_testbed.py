@@ -104,8 +104,8 @@ def sim_node(testbed):
 
     def make(product="NVIDIA H200", pci="0x233510DE", count=2, labels=None, annotations=None):
         name = "t-gpu-%s" % uuid.uuid4().hex[:6]
-        manifest = tb.node_manifest(name, "gpu", {"gpu_product": product, "gpu_pci_device_id": pci,
-                                                  "gpu_count": count, "node_cpu": "16", "node_memory": "64Gi"})
+        manifest = tb.node_manifest(name, "gpu", {"cnai_gpu_product": product, "cnai_gpu_pci_device_id": pci,
+                                                  "cnai_gpu_count": count, "node_cpu": "16", "node_memory": "64Gi"})
         manifest["metadata"]["labels"].update(labels or {})
         manifest["metadata"]["annotations"].update(annotations or {})
         testbed.core.create_node(manifest)
@@ -183,11 +183,11 @@ def test_inventory_nodes_look_like_gpu_feature_discovery_labelled_them(testbed):
             assert "nvidia.com/gpu" not in alloc
             continue
         assert labels["nvidia.com/gpu.present"] == "true"
-        assert labels["nvidia.com/gpu.product"] == hv["gpu_product"].replace(" ", "-")
-        assert labels["nvidia.com/gpu.count"] == str(hv["gpu_count"])
+        assert labels["nvidia.com/gpu.product"] == hv["cnai_gpu_product"].replace(" ", "-")
+        assert labels["nvidia.com/gpu.count"] == str(hv["cnai_gpu_count"])
         assert labels["nvidia.com/mig.capable"] == "true"
         assert int(labels["nvidia.com/gpu.memory"]) > 40000
-        assert node["metadata"]["annotations"]["cnai.platform/sim-gpu-pci-device-id"] == hv["gpu_pci_device_id"]
+        assert node["metadata"]["annotations"]["cnai.platform/sim-gpu-pci-device-id"] == hv["cnai_gpu_pci_device_id"]
     # H200 memory as nvidia-smi reports it (fixtures/nvidia-smi/h200-141gb: 143771 MiB)
     assert nodes["gpu-h200-0"]["metadata"]["labels"]["nvidia.com/gpu.memory"] == "143771"
 

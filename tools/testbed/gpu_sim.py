@@ -20,7 +20,9 @@ nvidia.com/gpu.count):
   (label ``nvidia.com/gpu.replicas``).
 
 Test hooks (node annotations): ``cnai.platform/sim-fail: "true"`` fails the next MIG change;
-``cnai.platform/sim-delay-seconds: "N"`` keeps it pending N seconds. Bookkeeping lives in
+``cnai.platform/sim-hold: "true"`` keeps a MIG change pending until the test removes the annotation (a
+deterministic hold: tests release it, they never race a clock); ``cnai.platform/sim-delay-seconds: "N"``
+keeps it pending N seconds. Bookkeeping lives in
 annotations (``cnai.platform/sim-mig-*``), so the simulator is stateless and can restart at any time.
 
 The pure functions at the top (parse_mig_parted_config, select_layout, mig_resources, ...) need no
@@ -71,6 +73,7 @@ A_PCI = "cnai.platform/sim-gpu-pci-device-id"
 A_PCI_SUBSYSTEM = "cnai.platform/sim-gpu-pci-subsystem-id"
 A_FAIL = "cnai.platform/sim-fail"
 A_DELAY = "cnai.platform/sim-delay-seconds"
+A_HOLD = "cnai.platform/sim-hold"               # "true": stay pending until the test removes it
 A_APPLIED = "cnai.platform/sim-mig-applied"      # the mig.config value last handled (success or failed)
 A_LAYOUT = "cnai.platform/sim-mig-layout"        # JSON: per GPU index, null (MIG off) or {profile: count}
 A_MESSAGE = "cnai.platform/sim-mig-message"      # why the last change failed (or "ok")
@@ -95,6 +98,12 @@ def forced_failure(value, wanted):
     if value.startswith("except:"):
         return wanted not in [c.strip() for c in value[len("except:"):].split(",") if c.strip()]
     return wanted in [c.strip() for c in value.split(",") if c.strip()]
+
+
+def held(annotations):
+    """Is a MIG change held pending by the test annotation ``cnai.platform/sim-hold`` (any value but "false")?"""
+    value = (annotations or {}).get(A_HOLD)
+    return value is not None and str(value).strip().lower() not in ("", "false")
 
 
 class SimError(Exception):
@@ -479,6 +488,15 @@ class Simulator(object):
             LOG.info("node %s: waiting %.1f s before applying", name, delay)
             if self.stop.wait(delay):
                 return
+        if held(ann):
+            LOG.info("node %s: %s is set: holding %s pending until it is removed", name, A_HOLD, wanted)
+            while True:
+                if self.stop.wait(self.args.hold_poll):
+                    return
+                current = self.get_node(name)
+                if not held((current["metadata"].get("annotations") or {})):
+                    break
+            LOG.info("node %s: released; applying %s", name, wanted)
         ok, message, layout = False, "", None
         try:
             if forced_failure(ann.get(A_FAIL, ""), wanted):
@@ -628,6 +646,8 @@ def build_parser():
                    help="used when a node has no nvidia.com/mig.strategy label")
     p.add_argument("--apply-delay", type=float, default=float(env("GPU_SIM_APPLY_DELAY", "1")),
                    help="seconds a MIG change stays pending (annotation %s overrides per node)" % A_DELAY)
+    p.add_argument("--hold-poll", type=float, default=0.5,
+                   help="seconds between checks of a held node (annotation %s)" % A_HOLD)
     p.add_argument("--resync-seconds", type=int, default=30)
     p.add_argument("--log-file", default=env("GPU_SIM_LOG_FILE"))
     p.add_argument("--ready-file", default=None, help="written once the first node list succeeded")

@@ -259,3 +259,14 @@ def test_device_filter_that_is_not_a_pci_id_is_refused():
     bad = SUBSYSTEM_DOC.replace('"0x233510DE:0x18BF10DE"', '"NVIDIA H200"')
     with pytest.raises(gpu_sim.SimError, match="device-filter 'NVIDIA H200' is not 0xDDDDVVVV"):
         gpu_sim.parse_mig_parted_config(bad)
+
+
+def test_hold_annotation_holds_until_removed_or_false():
+    from gpu_sim import A_HOLD, held
+    assert held({A_HOLD: "true"})
+    assert held({A_HOLD: "until-released"})
+    assert not held({})
+    assert not held(None)
+    assert not held({A_HOLD: ""})
+    assert not held({A_HOLD: "false"})
+    assert not held({A_HOLD: " False "})

@@ -11,8 +11,8 @@ import testbed as tb  # noqa: E402
 
 
 def test_gpu_node_carries_gfd_labels_capacity_and_pci_annotation():
-    node = tb.node_manifest("gpu-h200-0", "gpu", {"gpu_product": "NVIDIA H200", "gpu_pci_device_id": "0x233510de",
-                                                  "gpu_count": 8, "node_cpu": "96", "node_memory": "1Ti"})
+    node = tb.node_manifest("gpu-h200-0", "gpu", {"cnai_gpu_product": "NVIDIA H200", "cnai_gpu_pci_device_id": "0x233510de",
+                                                  "cnai_gpu_count": 8, "node_cpu": "96", "node_memory": "1Ti"})
     labels = node["metadata"]["labels"]
     assert labels["nvidia.com/gpu.product"] == "NVIDIA-H200"
     assert labels["nvidia.com/gpu.count"] == "8"
@@ -27,7 +27,7 @@ def test_gpu_node_carries_gfd_labels_capacity_and_pci_annotation():
 
 
 def test_gpu_node_from_pci_id_only():
-    node = tb.node_manifest("a", "gpu", {"gpu_pci_device_id": "0x20B210DE", "gpu_count": 4})
+    node = tb.node_manifest("a", "gpu", {"cnai_gpu_pci_device_id": "0x20B210DE", "cnai_gpu_count": 4})
     assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
     assert node["metadata"]["labels"]["nvidia.com/gpu.memory"] == "81920"
 
@@ -41,15 +41,15 @@ def test_cpu_node_has_no_gpu_anything():
 
 def test_unknown_gpu_needs_its_memory():
     with pytest.raises(tb.TestbedError, match="gpu_memory_mib"):
-        tb.node_manifest("x", "gpu", {"gpu_product": "NVIDIA L4", "gpu_count": 1})
-    node = tb.node_manifest("x", "gpu", {"gpu_product": "NVIDIA L4", "gpu_count": 1, "gpu_memory_mib": 23034})
+        tb.node_manifest("x", "gpu", {"cnai_gpu_product": "NVIDIA L4", "cnai_gpu_count": 1})
+    node = tb.node_manifest("x", "gpu", {"cnai_gpu_product": "NVIDIA L4", "cnai_gpu_count": 1, "gpu_memory_mib": 23034})
     assert node["metadata"]["labels"]["nvidia.com/mig.capable"] == "false"
     assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-L4"
 
 
 def test_gpu_node_without_model_is_refused():
-    with pytest.raises(tb.TestbedError, match="gpu_product or gpu_pci_device_id"):
-        tb.node_manifest("x", "gpu", {"gpu_count": 1})
+    with pytest.raises(tb.TestbedError, match="cnai_gpu_product or cnai_gpu_pci_device_id"):
+        tb.node_manifest("x", "gpu", {"cnai_gpu_count": 1})
 
 
 def test_process_ownership_compares_whole_state_paths():
@@ -87,4 +87,4 @@ def test_main_reports_bad_configuration_without_a_traceback(monkeypatch, capsys)
 def test_inventory_of_the_embedded_default():
     nodes = {h: (k, hv) for h, k, hv in tb.inventory_nodes()}
     assert nodes["gpu-h200-0"][0] == "gpu" and nodes["cpu-0"][0] == "cpu"
-    assert nodes["gpu-a100-0"][1]["gpu_pci_device_id"] == "0x20B210DE"
+    assert nodes["gpu-a100-0"][1]["cnai_gpu_pci_device_id"] == "0x20B210DE"

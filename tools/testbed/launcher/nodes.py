@@ -49,11 +49,11 @@ def node_manifest(host, kind, hv):
     if kind == "gpu":
         sys.path.insert(0, collections_path().split(os.pathsep)[0])
         from ansible_collections.cnai.platform.plugins.module_utils import mig_catalog
-        product = hv.get("gpu_product")
-        pci = hv.get("gpu_pci_device_id")
-        count = int(hv.get("gpu_count", 1))
+        product = hv.get("cnai_gpu_product")
+        pci = hv.get("cnai_gpu_pci_device_id")
+        count = int(hv.get("cnai_gpu_count", 1))
         if not product and not pci:
-            raise TestbedError("GPU host %s needs gpu_product or gpu_pci_device_id in the inventory" % host)
+            raise TestbedError("GPU host %s needs cnai_gpu_product or cnai_gpu_pci_device_id in the inventory" % host)
         try:
             model = mig_catalog.lookup(product=product, pci_device_id=pci)
         except mig_catalog.CatalogError as exc:
