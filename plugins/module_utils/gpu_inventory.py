@@ -117,8 +117,8 @@ def planner_nodes(hosts, hostvars, live_nodes=None, group='gpu_nodes', group_hin
     ``resources``) or None when the cluster is not read. ``group_hint`` names the variable that selects the
     group, for the message when it is empty.
 
-    Returns ``{'nodes': [planner node], 'records': [record], 'warnings': [str]}``; both lists are sorted by
-    node name. A record has ``host, name, source (facts|inventory), gpu_product, pci_device_id, gpu_count,
+    Returns ``{'nodes': [planner node], 'records': [record], 'warnings': [str], 'products': [str]}``; nodes and
+    records are sorted by node name, ``products`` lists the fleet's GPU models (see ``fleet_products``). A record has ``host, name, source (facts|inventory), gpu_product, pci_device_id, gpu_count,
     current_config`` and ``node`` (the live Node object or None).
     """
     hosts = list(hosts or [])
@@ -196,4 +196,18 @@ def planner_nodes(hosts, hostvars, live_nodes=None, group='gpu_nodes', group_hin
                              + (' and %d more' % (len(missing) - 20) if len(missing) > 20 else ''))
     nodes.sort(key=lambda n: n['name'])
     records.sort(key=lambda r: r['name'])
-    return {'nodes': nodes, 'records': records, 'warnings': warnings}
+    return {'nodes': nodes, 'records': records, 'warnings': warnings, 'products': fleet_products(records)}
+
+
+def fleet_products(records):
+    """The GPU models of the fleet, once each, in node order: the nvidia-smi name where known, else the PCI id.
+
+    This is what ``cnai.platform.model_sizing`` takes as ``gpu_products``, so that models are sized for exactly
+    the GPUs the planner will place them on."""
+    seen, out = set(), []
+    for rec in records:
+        product = rec.get('gpu_product') or rec.get('pci_device_id')
+        if product and product not in seen:
+            seen.add(product)
+            out.append(product)
+    return out

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 LOCAL = {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}
@@ -34,7 +35,7 @@ def run_plan(tmp_path, inventory):
      'plan.yml needs the GPU hosts in the inventory group gpu_nodes (it has none)'),
     ({'all': {'hosts': LOCAL, 'children': {'gpu_nodes': {'hosts': {'g1': {'cnai_gpu_product': 'NVIDIA H200',
                                                                           'cnai_gpu_count': 8, 'cnai_simulated': True}}}}}},
-     'plan.yml needs cnai_workloads, a non-empty list'),
+     'plan.yml needs cnai_models (the models to serve'),
     ({'all': {'hosts': LOCAL, 'vars': {'cnai_workloads': WORKLOADS},
               'children': {'gpu_nodes': {'hosts': {'g1': {'gpu_product': 'NVIDIA H200', 'gpu_count': 8,
                                                           'cnai_simulated': True}}}}}},
@@ -46,6 +47,21 @@ def test_bad_inventories_name_what_to_set(tmp_path, inventory, message):
     assert rc != 0
     assert message in ' '.join(out.split()), out[-3000:]
     assert 'is undefined' not in out
+
+
+MODELS = [{'name': 'chat', 'model': 'Qwen/Qwen2.5-7B-Instruct-AWQ', 'replicas': {'min': 1, 'max': 3}}]
+
+
+def test_models_are_sized_then_planned(tmp_path):
+    inventory = {'all': {'hosts': LOCAL, 'vars': {'cnai_models': MODELS},
+                         'children': {'gpu_nodes': {'hosts': {'g1': {'cnai_gpu_product': 'NVIDIA H200', 'cnai_gpu_count': 8,
+                                                                     'cnai_simulated': True}}}}}}
+    rc, out = run_plan(tmp_path, inventory)
+    assert rc == 0, out[-3000:]
+    plan = yaml.safe_load((tmp_path / 'plan.yaml').read_text())
+    # Qwen2.5-7B AWQ at the default 8k x 8 sequences needs 12.22 GiB: one 1g.18gb per replica, three replicas
+    assert [(a['workload'], a['profile']) for a in plan['assignments']] == [('chat', '1g.18gb')] * 3
+    assert 'chat' in (tmp_path / 'report.txt').read_text().split('\n')[0]
 
 
 def test_a_good_inventory_plans(tmp_path):

@@ -35,6 +35,15 @@ def test_inventory_hosts_become_planner_nodes_sorted_with_k8s_names():
     assert [(r['host'], r['name'], r['source']) for r in out['records']] == [
         ('gpu-b', 'b.k8s.example', 'inventory'), ('gpu-a', 'gpu-a', 'inventory')]
     assert out['warnings'] == []
+    # the fleet's GPU models, once each, for cnai.platform.model_sizing (name where known, else the PCI id)
+    assert out['products'] == ['0x20B210DE', 'NVIDIA H200']
+
+
+def test_products_are_listed_once_and_facts_name_them():
+    hv = dict(HV, **{'gpu-c': {'cnai_gpu_product': 'NVIDIA H200', 'cnai_gpu_count': 8},
+                     'gpu-d': {'cnai_gpus': [H200_GPU, dict(H200_GPU, index=1)]}})
+    out = planner_nodes(['gpu-a', 'gpu-b', 'gpu-c', 'gpu-d'], hv)
+    assert out['products'] == ['0x20B210DE', 'NVIDIA H200']
 
 
 def test_facts_win_over_inventory_and_disagreement_is_reported():
