@@ -47,9 +47,13 @@ demo: venv up
 	$(BIN)/ansible-playbook playbooks/site.yml
 	@echo "==> 3. the cluster now: MIG config and state per node, allocatable GPU resources"
 	@$(TESTBED) status | sed -n '/^NODE/,$$p'
+	@echo "==> 4. the served models: replicas, GPU resource, nodes and GPU product, autoscaling bounds"
+	@$(BIN)/ansible-playbook playbooks/services_status.yml -e services_status_file=$(CURDIR)/.cache/services-status.txt > .cache/services-status.log
+	@cat .cache/services-status.txt
 	@echo
 	@echo "Where to look:"
 	@echo "  .cache/plan/report.txt, mig-config.yaml, plan.yaml   the plan (what runs where, per GPU)"
+	@echo "  .cache/render/vllm/{base,overlays/<env>}              the vLLM manifests (kustomize build overlays/production)"
 	@echo "  KUBECONFIG=$(CURDIR)/.cache/testbed/kubeconfig        the local cluster (make status)"
 	@echo "  make down                                             stop it"
 

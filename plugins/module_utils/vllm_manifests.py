@@ -156,7 +156,7 @@ def normalize_models(models):
             raise VllmManifestError('%s.task must be one of %s, got %r' % (where, ', '.join(TASKS), task))
         m['task'] = task
         m['max_model_len'] = _int(m.get('max_model_len', 8192), where + '.max_model_len', 16)
-        m['max_num_seqs'] = _int(m.get('max_num_seqs', 64), where + '.max_num_seqs', 1)
+        m['max_num_seqs'] = _int(m.get('max_num_seqs', 8), where + '.max_num_seqs', 1)
         m['gpu_memory_utilization'] = _float(m.get('gpu_memory_utilization', 0.90),
                                              where + '.gpu_memory_utilization', 0.0, 1.0)
         reps = m.get('replicas', {'min': 1, 'max': 1})
@@ -352,6 +352,8 @@ def vllm_args(model, sizing, tensor_parallel, opts):
         args += ['--quantization', str(quant)]
     if model['dtype'] != 'auto':
         args += ['--dtype', model['dtype']]
+    if model.get('kv_cache_dtype', 'auto') != 'auto':
+        args += ['--kv-cache-dtype', str(model['kv_cache_dtype'])]
     if model['task'] == 'embed':
         # vLLM >= 0.10 replaced --task embed with the pooling runner (and --convert for generative bases)
         args += ['--runner', 'pooling', '--convert', 'embed']
@@ -361,8 +363,6 @@ def vllm_args(model, sizing, tensor_parallel, opts):
 
 
 def _cache_size(model, sizing, opts):
-    if model.get('cache_size'):
-        return str(model['cache_size'])
     if opts['cache_size']:
         return str(opts['cache_size'])
     weights = float((sizing or {}).get('weights_gib') or 0) or 50.0
@@ -586,6 +586,17 @@ def render(models, sizing, assignments, node_products, options=None):
     if not isinstance(node_products, dict) or not node_products:
         raise VllmManifestError('no GPU node carries the %s label: is the GPU layer (playbooks/gpu.yml) '
                                 'rolled out?' % PRODUCT_LABEL)
+    for m in models:
+        s = sizing_by_name.get(m['name'])
+        if s:
+            # what the sizing computed with (its defaults, the task read from the architecture) is what runs
+            for key in ('max_model_len', 'max_num_seqs', 'gpu_memory_utilization', 'task'):
+                if s.get(key) is not None:
+                    m[key] = s[key]
+            if s.get('dtype') in DTYPES:
+                m['dtype'] = s['dtype']
+            if s.get('kv_cache_dtype') and s['kv_cache_dtype'] != 'auto':
+                m['kv_cache_dtype'] = s['kv_cache_dtype']
     groups = group_assignments(models, assignments, node_products)
     by_name = dict((m['name'], m) for m in models)
     resources = []
@@ -602,6 +613,102 @@ def render(models, sizing, assignments, node_products, options=None):
     return {'resources': resources, 'overlays': _overlays(groups, by_name, opts), 'deployments': groups,
             'namespaces': dict((env, (spec or {}).get('namespace', opts['namespace']))
                                for env, spec in opts['environments'].items())}
+
+
+# ------------------------------------------------------------------------------------------------
+# The live cluster as the role reads it
+
+
+def node_products(nodes):
+    """Node name -> its nvidia.com/gpu.product label, for the nodes (k8s_info resources) that have one."""
+    out = {}
+    for n in nodes or []:
+        labels = (n.get('metadata') or {}).get('labels') or {}
+        if labels.get(PRODUCT_LABEL):
+            out[n['metadata']['name']] = labels[PRODUCT_LABEL]
+    return out
+
+
+def plan_node(host_vars, host, live_nodes, config_label='nvidia.com/mig.config'):
+    """A mig_plan node from an inventory GPU host (host vars gpu_product | gpu_pci_device_id, gpu_count,
+    optional k8s_node_name) and its live nvidia.com/mig.config label, as cnai.platform.gpu_partitioning does."""
+    hv = host_vars or {}
+    name = hv.get('k8s_node_name') or host
+    product = hv.get('gpu_product') or hv.get('gpu_pci_device_id')
+    if not product or not hv.get('gpu_count'):
+        raise VllmManifestError('GPU host %s needs gpu_product (or gpu_pci_device_id) and gpu_count in the '
+                                'inventory' % host)
+    node = {'name': name, 'gpu_product': product, 'gpu_count': _int(hv['gpu_count'], host + '.gpu_count', 1)}
+    live = (live_nodes or {}).get(name)
+    if live is None:
+        raise VllmManifestError('GPU host %s is not a node of the cluster (set k8s_node_name when the Node is '
+                                'named differently)' % host)
+    current = ((live.get('metadata') or {}).get('labels') or {}).get(config_label)
+    if current:
+        node['current_config'] = current
+    return node
+
+
+def nodes_not_at_plan(nodes, node_configs, config_label='nvidia.com/mig.config',
+                      state_label='nvidia.com/mig.config.state'):
+    """Planned nodes whose live config label is not the planned one or whose state is not success."""
+    live = dict((n['metadata']['name'], (n['metadata'].get('labels') or {})) for n in nodes or [])
+    bad = []
+    for name in sorted(node_configs or {}):
+        labels = live.get(name)
+        if labels is None:
+            bad.append('%s: not in the cluster' % name)
+            continue
+        have, state = labels.get(config_label, ''), labels.get(state_label, '')
+        if have != node_configs[name] or state != 'success':
+            bad.append('%s: %s/%s, planned %s' % (name, have or 'unset', state or 'no state', node_configs[name]))
+    return bad
+
+
+def unavailable(deployments):
+    """Names of Deployments whose Available condition is not True."""
+    out = []
+    for d in deployments or []:
+        conds = (d.get('status') or {}).get('conditions') or []
+        if not any(c.get('type') == 'Available' and c.get('status') == 'True' for c in conds):
+            out.append(d['metadata']['name'])
+    return sorted(out)
+
+
+def misplaced_pods(pods, deployments, nodes):
+    """Pods of the given Deployments that are not scheduled, or run on a node whose GPU product is not the
+    Deployment's planned one (annotation cnai.platform/gpu-product) or that does not advertise the planned
+    resource (annotation cnai.platform/resource)."""
+    by_node = dict((n['metadata']['name'], n) for n in nodes or [])
+    out = []
+    for d in deployments or []:
+        ann = d['metadata'].get('annotations') or {}
+        product, resource = ann.get('cnai.platform/gpu-product'), ann.get('cnai.platform/resource')
+        sel = ((d.get('spec') or {}).get('selector') or {}).get('matchLabels') or {}
+        for p in pods or []:
+            meta = p['metadata']
+            if meta.get('namespace') != d['metadata'].get('namespace') or meta.get('deletionTimestamp'):
+                continue
+            if not all((meta.get('labels') or {}).get(k) == v for k, v in sel.items()):
+                continue
+            node_name = (p.get('spec') or {}).get('nodeName')
+            node = by_node.get(node_name)
+            if node is None:
+                out.append('%s: not scheduled' % meta['name'])
+                continue
+            have = (node['metadata'].get('labels') or {}).get(PRODUCT_LABEL)
+            alloc = (node.get('status') or {}).get('allocatable') or {}
+            if have != product:
+                out.append('%s: on %s (%s), planned %s' % (meta['name'], node_name, have, product))
+            elif resource and str(alloc.get(resource, '0')) in ('0', ''):
+                out.append('%s: %s advertises no %s' % (meta['name'], node_name, resource))
+    return out
+
+
+def group_line(group):
+    what = group['resource'] + (' x%d' % group['gpus'] if group['resource'] == GPU else '')
+    return '%s (%s): replicas %d..%d, each %s on %s, nodes %s' % (
+        group['name'], group['model'], group['min'], group['max'], what, group['product'], ', '.join(group['nodes']))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -320,3 +320,62 @@ def test_status_table(rendered):
     assert row['bounds'].endswith('(KEDA)') and row['ready'] == 1
     assert t['table'].splitlines()[0].startswith('DEPLOYMENT')
     assert len(t['table'].splitlines()) == len(deps) + 1
+
+
+def _node(name, product, config=None, state=None, alloc=None):
+    labels = {'nvidia.com/gpu.product': product}
+    if config:
+        labels['nvidia.com/mig.config'] = config
+    if state:
+        labels['nvidia.com/mig.config.state'] = state
+    return {'metadata': {'name': name, 'labels': labels}, 'status': {'allocatable': alloc or {}}}
+
+
+def test_live_cluster_helpers(rendered):
+    nodes = [_node('a', 'NVIDIA-H200', 'c1', 'success', {'nvidia.com/mig-1g.18gb': '7'}),
+             _node('b', 'NVIDIA-H200', 'c2', 'pending'), {'metadata': {'name': 'cpu'}}]
+    assert vm.node_products(nodes) == {'a': 'NVIDIA-H200', 'b': 'NVIDIA-H200'}
+    assert vm.nodes_not_at_plan(nodes, {'a': 'c1', 'b': 'c2', 'z': 'c3'}) == [
+        'b: c2/pending, planned c2', 'z: not in the cluster']
+    assert vm.nodes_not_at_plan(nodes, {'a': 'c9'}) == ['a: c1/success, planned c9']
+    live = dict((n['metadata']['name'], n) for n in nodes)
+    assert vm.plan_node({'gpu_product': 'NVIDIA H200', 'gpu_count': '8'}, 'a', live) == {
+        'name': 'a', 'gpu_product': 'NVIDIA H200', 'gpu_count': 8, 'current_config': 'c1'}
+    assert vm.plan_node({'gpu_pci_device_id': '0x233510DE', 'gpu_count': 8, 'k8s_node_name': 'b'}, 'h', live)[
+        'name'] == 'b'
+    with pytest.raises(vm.VllmManifestError, match='not a node of the cluster'):
+        vm.plan_node({'gpu_product': 'NVIDIA H200', 'gpu_count': 8}, 'nope', live)
+    with pytest.raises(vm.VllmManifestError, match='needs gpu_product'):
+        vm.plan_node({'gpu_count': 8}, 'a', live)
+    line = vm.group_line(rendered['deployments'][0])
+    assert 'replicas' in line and 'NVIDIA-H200' in line
+
+
+def test_unavailable_and_misplaced(rendered):
+    deps = [copy.deepcopy(d) for d in rendered['resources'] if d['kind'] == 'Deployment']
+    chat = [d for d in deps if d['metadata']['name'] == 'qwen-chat'][0]
+    chat['status'] = {'conditions': [{'type': 'Available', 'status': 'True'}]}
+    assert 'qwen-chat' not in vm.unavailable(deps) and len(vm.unavailable(deps)) == len(deps) - 1
+    labels = chat['spec']['template']['metadata']['labels']
+    nodes = [_node('h', 'NVIDIA-H200', alloc={'nvidia.com/mig-1g.18gb': '7'}),
+             _node('a', 'NVIDIA-A100-SXM4-80GB', alloc={'nvidia.com/mig-1g.10gb': '7'}),
+             _node('h2', 'NVIDIA-H200', alloc={'nvidia.com/gpu': '8'})]
+
+    def pod(name, node):
+        return {'metadata': {'name': name, 'namespace': 'ai-inference', 'labels': labels},
+                'spec': {'nodeName': node} if node else {}}
+    assert vm.misplaced_pods([pod('ok', 'h')], [chat], nodes) == []
+    bad = vm.misplaced_pods([pod('p1', 'a'), pod('p2', None), pod('p3', 'h2')], [chat], nodes)
+    assert bad == ['p1: on a (NVIDIA-A100-SXM4-80GB), planned NVIDIA-H200', 'p2: not scheduled',
+                   'p3: h2 advertises no nvidia.com/mig-1g.18gb']
+
+
+def test_sizing_values_win(plan):
+    sizing = copy.deepcopy(SIZING)
+    sizing[0].update({'max_model_len': 4096, 'max_num_seqs': 16, 'dtype': 'float16', 'kv_cache_dtype': 'fp8'})
+    models = copy.deepcopy(MODELS)
+    del models[0]['max_model_len']
+    r = vm.render(models, sizing, plan['assignments'], PRODUCTS, OPTS)
+    a = _objs(r, 'Deployment')['qwen-chat']['spec']['template']['spec']['containers'][0]['args']
+    assert _arg(a, '--max-model-len') == '4096' and _arg(a, '--max-num-seqs') == '16'
+    assert _arg(a, '--kv-cache-dtype') == 'fp8'
