@@ -475,7 +475,12 @@ def _size_one(m, arch, source, key, products, max_gpus, errors):
     if name_q and q != name_q and not ckpt_q and q not in ('none', 'bf16', 'fp16'):
         warnings.append('model %s: the name %s suggests %s, quantization is %s' % (name, m['model'], name_q, q))
     vllm_q = 'fp8' if (q == 'fp8' and not prequantized) else None
-    dtype = m.get('dtype') or {'bf16': 'bfloat16', 'fp16': 'float16'}.get(q, 'auto')
+    implied = {'bf16': 'bfloat16', 'fp16': 'float16'}.get(q)
+    dtype = m.get('dtype') or 'auto'
+    if implied and dtype not in ('auto', implied):
+        errors.append('model %s: quantization %s means dtype %s, but dtype is %s' % (name, q, implied, dtype))
+        return None
+    dtype = implied or dtype
 
     task = arch.task
     max_len = m.get('max_model_len')
@@ -696,11 +701,13 @@ def _report(entries, warnings):
             lines.append('    %s: %s (%.2f GiB usable, headroom %.2f GiB)' % (prod, what, pp['usable_gib'],
                                                                             pp['headroom_gib']))
         rep = e['replicas']
-        unit = (lambda n: '%d x %s' % (n, '/'.join(sorted(set(p['profile'] for p in e['per_product'].values())))))
-        if e['placement'] == 'gpus':
-            unit = (lambda n: '%d GPU(s)' % (n * e['tensor_parallel']))
-        lines.append('    replicas %d..%d: planned for max (%s); min would need %s'
-                     % (rep['min'], rep['max'], unit(rep['max']), unit(rep['min'])))
+
+        def need(n):
+            if e['placement'] == 'gpus':
+                return '%d whole GPU(s)' % (n * e['tensor_parallel'])
+            return ' or '.join('%d x %s on %s' % (n, pp['profile'], prod) for prod, pp in e['per_product'].items())
+        lines.append('    replicas %d..%d: the plan reserves max, %s; min alone would need %s'
+                     % (rep['min'], rep['max'], need(rep['max']), need(rep['min']) if rep['min'] else 'nothing'))
     lines.extend('warning: ' + w for w in warnings)
     return lines
 
@@ -716,18 +723,19 @@ def size(models, gpu_products, max_gpus_per_node=None):
     products = _resolve_products(gpu_products)
     errors, names, normalized = [], set(), []
     for i, m in enumerate(models):
+        before = len(errors)
         n = _normalize(m, i, errors, names)
-        if n is not None:
+        if n is not None and len(errors) == before:
             normalized.append(n)
     entries = []
-    if not errors:
-        for m in normalized:
-            arch, source, key = _architecture(m, errors)
-            if arch is None:
-                continue
-            e = _size_one(m, arch, source, key, products, max_gpus, errors)
-            if e is not None:
-                entries.append(e)
+    # size every model whose own fields are valid, so that one run reports every problem
+    for m in normalized:
+        arch, source, key = _architecture(m, errors)
+        if arch is None:
+            continue
+        e = _size_one(m, arch, source, key, products, max_gpus, errors)
+        if e is not None:
+            entries.append(e)
     if errors:
         raise SizingError('model_sizing: %d problem(s), nothing was changed:\n- %s' % (len(errors), '\n- '.join(errors)))
     warnings = [w for e in entries for w in e['warnings']]

@@ -99,9 +99,10 @@ ARCHITECTURES = {
                                  'aliases': ['meta-llama/Llama-3.3-70B', 'deepseek-ai/DeepSeek-R1-Distill-Llama-70B']},
     'meta-llama/Llama-3.1-405B': {'task': 'generate', 'config': _llama(16384, 53248, 126, 128, 8, False)},
     # Mistral
-    'mistralai/Mistral-7B-v0.3': {'task': 'generate', 'config': _mistral(32768)},
+    'mistralai/Mistral-7B-v0.3': {'task': 'generate', 'config': _mistral(32768),
+                                  'aliases': ['mistralai/Mistral-7B-Instruct-v0.3']},
     'mistralai/Mistral-7B-v0.1': {'task': 'generate', 'config': _mistral(32000, sliding_window=4096),
-                                  'aliases': ['mistralai/Mistral-7B-Instruct-v0.2']},
+                                  'aliases': ['mistralai/Mistral-7B-Instruct-v0.1', 'mistralai/Mistral-7B-Instruct-v0.2']},
     # DeepSeek-R1 distills on Qwen2.5(-Math) bases: 128k context, the 1.5B does not tie embeddings
     'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B': {
         'task': 'generate', 'config': _qwen2(1536, 8960, 28, 12, 2, 151936, False, max_pos=131072)},
