@@ -560,8 +560,10 @@ def _overlays(groups, models_by_name, opts):
                 if g['max'] <= cap:
                     continue
                 kind = 'ScaledObject' if opts['autoscaler'] == 'keda' else 'HorizontalPodAutoscaler'
-                lo, hi = ('minReplicaCount', 'maxReplicaCount') if kind == 'ScaledObject' else ('minReplicas',
-                                                                                                 'maxReplicas')
+                if kind == 'ScaledObject':
+                    lo, hi = 'minReplicaCount', 'maxReplicaCount'
+                else:
+                    lo, hi = 'minReplicas', 'maxReplicas'
                 low = min(g['min'], cap) if kind == 'ScaledObject' else max(1, min(g['min'], cap))
                 patches.append({'target': {'kind': kind, 'name': g['name']}, 'patch': [
                     {'op': 'replace', 'path': '/spec/%s' % lo, 'value': low},
