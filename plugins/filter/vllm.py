@@ -59,6 +59,7 @@ class FilterModule(object):
             'vllm_status_table': vllm_status_table,
             'vllm_node_products': vm.node_products,
             'vllm_plan_node': vllm_plan_node,
+            'vllm_gpu_products': vm.gpu_products,
             'vllm_nodes_not_at_plan': vm.nodes_not_at_plan,
             'vllm_group_line': vm.group_line,
             'vllm_unavailable': vm.unavailable,
