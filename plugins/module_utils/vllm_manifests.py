@@ -297,8 +297,9 @@ def group_assignments(models, assignments, node_products):
         mins = split_min(m['replicas']['min'], maxima)
         for k, mx, mn in zip(keys, maxima, mins):
             product, resource, n_gpus, profile = k
-            name = m['name'] if len(keys) == 1 else '%s-%s-%s' % (m['name'], product_slug(product),
-                                                                   _resource_slug(resource, n_gpus))
+            name = m['name']
+            if len(keys) > 1:
+                name = '%s-%s-%s' % (m['name'], product_slug(product), _resource_slug(resource, n_gpus))
             name = name[:63].rstrip('-')
             groups.append({'name': name, 'model': m['name'], 'product': product, 'resource': resource,
                            'profile': profile, 'gpus': n_gpus, 'max': mx, 'min': mn,
