@@ -14,6 +14,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export PYTHONPATH := $(CURDIR)/.cache/collections
+# Packaged upstream charts (<chart>-<version>.tgz) for offline installs: the inventories read CNAI_CHART_DIR
+# (cnai_chart_dir). Empty: charts come from the repositories pinned in bom.yml.
+CNAI_CHART_DIR ?= $(if $(wildcard ../shared/charts),$(abspath ../shared/charts),)
+export CNAI_CHART_DIR
 
 .PHONY: help venv demo test unit sanity lint bench plan e2e clean
 
@@ -47,9 +51,13 @@ demo: venv up
 	$(BIN)/ansible-playbook playbooks/site.yml
 	@echo "==> 3. the cluster now: MIG config and state per node, allocatable GPU resources"
 	@$(TESTBED) status | sed -n '/^NODE/,$$p'
+	@echo "==> 4. the served models: replicas, GPU resource, nodes and GPU product, autoscaling bounds"
+	@$(BIN)/ansible-playbook playbooks/services_status.yml -e services_status_file=$(CURDIR)/.cache/services-status.txt > .cache/services-status.log
+	@cat .cache/services-status.txt
 	@echo
 	@echo "Where to look:"
 	@echo "  .cache/plan/report.txt, mig-config.yaml, plan.yaml   the plan (what runs where, per GPU)"
+	@echo "  .cache/render/vllm/{base,overlays/<env>}              the vLLM manifests (kustomize build overlays/production)"
 	@echo "  KUBECONFIG=$(CURDIR)/.cache/testbed/kubeconfig        the local cluster (make status)"
 	@echo "  make down                                             stop it"
 

@@ -1,13 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnai.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter helm_owned_conflicts: a thin wrapper over module_utils/helm_values.py."""
-
+"""Helm values composition and owned-key checks for chart-installing roles (``plugins/module_utils/helm_values.py``)."""
 from __future__ import absolute_import, division, print_function
-
 __metaclass__ = type
 
-from ansible_collections.cnai.platform.plugins.module_utils.helm_values import owned_conflicts
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cnai.platform.plugins.module_utils.helm_values import ValuesError, compose, drift, owned_conflicts
+
+
+def helm_values_compose(owned, layers=None):
+    try:
+        return compose(owned, layers)
+    except ValuesError as exc:
+        raise AnsibleFilterError('helm_values_compose: %s' % exc)
+
+
+def helm_values_drift(owned, actual):
+    if not isinstance(owned, dict):
+        raise AnsibleFilterError('helm_values_drift: owned values must be a mapping')
+    return drift(owned, actual)
 
 
 def helm_owned_conflicts(owned, layers, knobs=None):
@@ -16,4 +29,5 @@ def helm_owned_conflicts(owned, layers, knobs=None):
 
 class FilterModule(object):
     def filters(self):
-        return {"helm_owned_conflicts": helm_owned_conflicts}
+        return {'helm_values_compose': helm_values_compose, 'helm_values_drift': helm_values_drift,
+                'helm_owned_conflicts': helm_owned_conflicts}
