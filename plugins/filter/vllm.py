@@ -35,21 +35,6 @@ def vllm_status_table(deployments, pods, nodes, autoscalers=None):
     return vm.status_table(deployments, pods, nodes, autoscalers)
 
 
-def _wrap(func):
-    def run(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except vm.VllmManifestError as exc:
-            raise AnsibleFilterError('vllm: %s' % exc)
-    run.__name__ = func.__name__
-    run.__doc__ = func.__doc__
-    return run
-
-
-def vllm_plan_node(pair, live_nodes, config_label='nvidia.com/mig.config'):
-    """A mig_plan node from ``[hostvars, host]`` (as ``zip`` makes them) and the live nodes by name."""
-    return _wrap(vm.plan_node)(pair[0], pair[1], live_nodes, config_label)
-
 
 class FilterModule(object):
     def filters(self):
@@ -58,8 +43,6 @@ class FilterModule(object):
             'vllm_models': vllm_models,
             'vllm_status_table': vllm_status_table,
             'vllm_node_products': vm.node_products,
-            'vllm_plan_node': vllm_plan_node,
-            'vllm_gpu_products': vm.gpu_products,
             'vllm_nodes_not_at_plan': vm.nodes_not_at_plan,
             'vllm_group_line': vm.group_line,
             'vllm_unavailable': vm.unavailable,

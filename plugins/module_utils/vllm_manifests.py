@@ -632,44 +632,6 @@ def node_products(nodes):
     return out
 
 
-def _hv(hv, name):
-    """A GPU host variable: the cnai_-prefixed name, else the unprefixed one of earlier inventories."""
-    value = hv.get('cnai_' + name)
-    return value if value not in (None, '') else hv.get(name)
-
-
-def plan_node(host_vars, host, live_nodes, config_label='nvidia.com/mig.config'):
-    """A mig_plan node from an inventory GPU host (host vars cnai_gpu_product | cnai_gpu_pci_device_id,
-    cnai_gpu_count, optional cnai_k8s_node_name; the unprefixed names are read too) and its live
-    nvidia.com/mig.config label, as cnai.platform.gpu_partitioning describes it."""
-    hv = host_vars or {}
-    name = _hv(hv, 'k8s_node_name') or host
-    product = _hv(hv, 'gpu_product') or _hv(hv, 'gpu_pci_device_id')
-    count = _hv(hv, 'gpu_count')
-    if not product or not count:
-        raise VllmManifestError('GPU host %s needs cnai_gpu_product (or cnai_gpu_pci_device_id) and cnai_gpu_count '
-                                'in the inventory' % host)
-    node = {'name': name, 'gpu_product': product, 'gpu_count': _int(count, host + '.cnai_gpu_count', 1)}
-    live = (live_nodes or {}).get(name)
-    if live is None:
-        raise VllmManifestError('GPU host %s is not a node of the cluster (set cnai_k8s_node_name when the Node is '
-                                'named differently)' % host)
-    current = ((live.get('metadata') or {}).get('labels') or {}).get(config_label)
-    if current:
-        node['current_config'] = current
-    return node
-
-
-def gpu_products(host_vars_list):
-    """The GPU products of the fleet (for model_sizing), from the GPU hosts' variables, in first-seen order."""
-    out = []
-    for hv in host_vars_list or []:
-        product = _hv(hv or {}, 'gpu_product') or _hv(hv or {}, 'gpu_pci_device_id')
-        if product and product not in out:
-            out.append(product)
-    return out
-
-
 def nodes_not_at_plan(nodes, node_configs, config_label='nvidia.com/mig.config',
                       state_label='nvidia.com/mig.config.state'):
     """Planned nodes whose live config label is not the planned one or whose state is not success."""

@@ -338,19 +338,6 @@ def test_live_cluster_helpers(rendered):
     assert vm.nodes_not_at_plan(nodes, {'a': 'c1', 'b': 'c2', 'z': 'c3'}) == [
         'b: c2/pending, planned c2', 'z: not in the cluster']
     assert vm.nodes_not_at_plan(nodes, {'a': 'c9'}) == ['a: c1/success, planned c9']
-    live = dict((n['metadata']['name'], n) for n in nodes)
-    assert vm.plan_node({'gpu_product': 'NVIDIA H200', 'gpu_count': '8'}, 'a', live) == {
-        'name': 'a', 'gpu_product': 'NVIDIA H200', 'gpu_count': 8, 'current_config': 'c1'}
-    assert vm.plan_node({'gpu_pci_device_id': '0x233510DE', 'gpu_count': 8, 'k8s_node_name': 'b'}, 'h', live)[
-        'name'] == 'b'
-    with pytest.raises(vm.VllmManifestError, match='not a node of the cluster'):
-        vm.plan_node({'gpu_product': 'NVIDIA H200', 'gpu_count': 8}, 'nope', live)
-    assert vm.plan_node({'cnai_gpu_product': 'NVIDIA H200', 'cnai_gpu_count': 8, 'cnai_k8s_node_name': 'a'}, 'x',
-                        live)['name'] == 'a'
-    assert vm.gpu_products([{'cnai_gpu_product': 'P1'}, {'gpu_product': 'P2'}, {'gpu_pci_device_id': '0x1'},
-                            {'cnai_gpu_product': 'P1'}, {}]) == ['P1', 'P2', '0x1']
-    with pytest.raises(vm.VllmManifestError, match='needs cnai_gpu_product'):
-        vm.plan_node({'gpu_count': 8}, 'a', live)
     line = vm.group_line(rendered['deployments'][0])
     assert 'replicas' in line and 'NVIDIA-H200' in line
 
