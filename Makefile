@@ -14,6 +14,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export PYTHONPATH := $(CURDIR)/.cache/collections
+# Packaged upstream charts (<chart>-<version>.tgz) for offline installs: the inventories read CNAI_CHART_DIR
+# (cnai_chart_dir). Empty: charts come from the repositories pinned in bom.yml.
+CNAI_CHART_DIR ?= $(if $(wildcard ../shared/charts),$(abspath ../shared/charts),)
+export CNAI_CHART_DIR
 
 .PHONY: help venv demo test unit sanity lint bench plan e2e clean
 

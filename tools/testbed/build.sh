@@ -4,16 +4,17 @@
 #                                           kube-scheduler symlinks, etcd
 #   .cache/testbed/bin/kwok-<KWOK_VERSION>/kwok
 #   .cache/testbed/bin/helm-<HELM_VERSION>/helm
+#   .cache/testbed/bin/kustomize-<KUSTOMIZE_VERSION>/kustomize
 # A directory is rebuilt only when its stamp (versions + the wrapper module's inputs) changes.
 # GOCACHE/GOMODCACHE are Go's defaults; keep them between CI runs to make a cold build warm.
-# Usage: build.sh [all|k8s|kwok|helm]...   (default: all)   Env: TESTBED_CACHE (default <repo>/.cache/testbed)
+# Usage: build.sh [all|k8s|kwok|helm|kustomize]...   (default: all)   Env: TESTBED_CACHE (default <repo>/.cache/testbed)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${TESTBED_CACHE:-$ROOT/.cache/testbed}
 # shellcheck source=/dev/null
 source "$HERE/versions.env"
-: "${K8S_VERSION:?}" "${ETCD_VERSION:?}" "${KWOK_VERSION:?}" "${HELM_VERSION:?}"
+: "${K8S_VERSION:?}" "${ETCD_VERSION:?}" "${KWOK_VERSION:?}" "${HELM_VERSION:?}" "${KUSTOMIZE_VERSION:?}"
 
 mkdir -p "$CACHE/bin"
 # one build at a time (make up from two shells, CI retries)
@@ -94,12 +95,23 @@ build_helm() {
   GOBIN=$out go install -trimpath -ldflags "$ldf" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 }
 
+build_kustomize() {
+  local out=$1
+  log "kustomize ${KUSTOMIZE_VERSION}"
+  # its own go.mod pins its dependencies; the version is stamped as kustomize's release build does
+  GOBIN=$out go install -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/kustomize/api/provenance.version=${KUSTOMIZE_VERSION}" \
+    "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+  "$out/kustomize" version | grep -qF "${KUSTOMIZE_VERSION}" || {
+    echo "build.sh: kustomize version stamping failed: $("$out/kustomize" version)" >&2; exit 1; }
+}
+
 targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=(all)
 for t in "${targets[@]}"; do
   case $t in
-    all) set -- k8s kwok helm ;;
-    k8s|kwok|helm) set -- "$t" ;;
-    *) echo "build.sh: unknown target '$t' (all|k8s|kwok|helm)" >&2; exit 2 ;;
+    all) set -- k8s kwok helm kustomize ;;
+    k8s|kwok|helm|kustomize) set -- "$t" ;;
+    *) echo "build.sh: unknown target '$t' (all|k8s|kwok|helm|kustomize)" >&2; exit 2 ;;
   esac
   for x in "$@"; do
     case $x in
@@ -107,6 +119,7 @@ for t in "${targets[@]}"; do
               "$(sha "$HERE/versions.env" "$HERE/go.mod" "$HERE/go.sum" "$HERE"/cmd/*/main.go)-$GOVER" build_k8s ;;
       kwok) install_dir "$CACHE/bin/kwok-${KWOK_VERSION}" "${KWOK_VERSION}-$GOVER-stages.v1" build_kwok ;;
       helm) install_dir "$CACHE/bin/helm-${HELM_VERSION}" "${HELM_VERSION}-$GOVER" build_helm ;;
+      kustomize) install_dir "$CACHE/bin/kustomize-${KUSTOMIZE_VERSION}" "${KUSTOMIZE_VERSION}-$GOVER" build_kustomize ;;
     esac
   done
 done
