@@ -13,7 +13,7 @@ import json
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cnai.platform.plugins.module_utils import alert_rules, dashboards, prom_selectors
+from ansible_collections.cnai.platform.plugins.module_utils import alert_rules, dashboards, otel_config, prom_selectors
 
 
 def _meta(name, labels):
@@ -83,6 +83,62 @@ def prometheus_unselected(objects, prometheus, namespaces=None):
         raise AnsibleFilterError('prometheus_unselected: %s' % exc)
 
 
+def _service_monitor(spec, labels, index):
+    var = 'observability_service_monitors[%d]' % index
+    for key in ('name', 'namespace', 'selector', 'port'):
+        if not spec.get(key):
+            raise AnsibleFilterError('observability_objects: %s: %s is required' % (var, key))
+    return {
+        'apiVersion': 'monitoring.coreos.com/v1', 'kind': 'ServiceMonitor',
+        'metadata': _meta(spec['name'], labels),
+        'spec': {
+            'namespaceSelector': {'matchNames': [spec['namespace']]},
+            'selector': {'matchLabels': dict(spec['selector'])},
+            'endpoints': [{'port': spec['port'], 'path': spec.get('path', '/metrics'),
+                           'interval': spec.get('interval', '30s')}],
+        },
+    }
+
+
+def observability_objects(rules, dashboards_, service_monitors, monitor_labels, environments):
+    """What role observability renders: {resources, overlays}.
+
+    ``rules`` (from prometheus_rules) get the labels the Prometheus's ruleSelector needs, the ServiceMonitors
+    built from ``service_monitors`` those of its serviceMonitorSelector (``monitor_labels`` is the result of
+    prometheus_monitor_labels); every environment gets an overlay labelling the objects with it.
+    """
+    try:
+        rule_labels = monitor_labels['PrometheusRule']
+        sm_labels = monitor_labels['ServiceMonitor']
+    except (KeyError, TypeError):
+        raise AnsibleFilterError('observability_objects: monitor_labels must be what prometheus_monitor_labels returns')
+    resources = []
+    for rule in rules or []:
+        obj = json.loads(json.dumps(rule))
+        obj['metadata'].setdefault('labels', {}).update(rule_labels)
+        resources.append(obj)
+    resources.extend(dashboards_ or [])
+    for index, spec in enumerate(service_monitors or []):
+        resources.append(_service_monitor(spec, sm_labels, index))
+    names = [(r['kind'], r['metadata']['name']) for r in resources]
+    dupes = sorted(set(n for n in names if names.count(n) > 1))
+    if dupes:
+        raise AnsibleFilterError('observability_objects: duplicate objects %s (observability_service_monitors names?)'
+                                 % ', '.join('%s/%s' % d for d in dupes))
+    overlays = dict((env, {'labels': {'cnai.platform/environment': env}}) for env in environments or [])
+    return {'resources': resources, 'overlays': overlays}
+
+
+def otel_collector_values(prometheus_endpoint, tempo_endpoint, loki_endpoint, image_repository, image_tag,
+                          memory_limit_mib=400, replicas=1, mode='deployment'):
+    """Values for the opentelemetry-collector chart (OTLP in; Tempo, Loki OTLP, Prometheus OTLP out)."""
+    try:
+        return otel_config.chart_values(tempo_endpoint, loki_endpoint, prometheus_endpoint, image_repository,
+                                        image_tag, memory_limit_mib, replicas, mode)
+    except otel_config.OtelConfigError as exc:
+        raise AnsibleFilterError('otel_collector_values: %s' % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -90,4 +146,6 @@ class FilterModule(object):
             'grafana_dashboards': grafana_dashboards,
             'prometheus_monitor_labels': prometheus_monitor_labels,
             'prometheus_unselected': prometheus_unselected,
+            'otel_collector_values': otel_collector_values,
+            'observability_objects': observability_objects,
         }

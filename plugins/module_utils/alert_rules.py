@@ -39,11 +39,11 @@ MODEL_THRESHOLDS = {
     'ttft_p95_seconds': 2.0,
     'e2e_p95_seconds': 30.0,
     'abort_ratio': 0.05,
-    'scaled_object': '',             # KEDA ScaledObject of the model; '' = vllm-<name>
+    'scaled_object': '',             # KEDA ScaledObject(s) of the model: <name> or <name>-<product>...
 }
 # Thresholds of the cluster-wide alerts (observability_alert_thresholds).
 GLOBAL_THRESHOLDS = {
-    'vllm_job_regex': '.*vllm.*',
+    'vllm_job_regex': '',            # '' = the PodMonitor jobs of cnai_models: <namespace>/<model name>
     'gpu_temperature_celsius': 85,
     'gpu_idle_ratio': 0.05,
     'mig_pending_minutes': 30,
@@ -186,9 +186,9 @@ CATALOGUE = [
                                                    'model_name="%s"}', '1x30'), 'eval': '20m'}),
     _alert('VLLMAtMaxReplicasWithQueue', 'capacity', 'model', 'warning', '15m',
            '(max by (namespace, horizontalpodautoscaler) '
-           '(kube_horizontalpodautoscaler_status_current_replicas{horizontalpodautoscaler="%(hpa)s"})'
+           '(kube_horizontalpodautoscaler_status_current_replicas{horizontalpodautoscaler=~"%(hpa_regex)s"})'
            ' >= max by (namespace, horizontalpodautoscaler) '
-           '(kube_horizontalpodautoscaler_spec_max_replicas{horizontalpodautoscaler="%(hpa)s"}))'
+           '(kube_horizontalpodautoscaler_spec_max_replicas{horizontalpodautoscaler=~"%(hpa_regex)s"}))'
            ' and on (namespace) (sum by (namespace) (vllm:num_requests_waiting{model_name="%(model_name)s"}) > 0)',
            'Model %(model)s is at maxReplicaCount with a queue',
            'The autoscaler {{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} of model '
@@ -213,10 +213,12 @@ CATALOGUE = [
            'vLLM target {{ $labels.namespace }}/{{ $labels.pod }} is down',
            'Prometheus has failed to scrape the vLLM endpoint {{ $labels.instance }} (job {{ $labels.job }}) '
            'for 5 minutes: the pod is not serving /metrics.',
-           fire={'series': [('up{job="ai/vllm-qwen",namespace="ai",pod="p0",instance="10.0.0.1:8000"}', '0x20')],
-                 'eval': '10m', 'labels': {'job': 'ai/vllm-qwen', 'namespace': 'ai', 'pod': 'p0',
+           fire={'series': [('up{job="%(vllm_job_example)s",namespace="ai",pod="p0",instance="10.0.0.1:8000"}',
+                             '0x20')],
+                 'eval': '10m', 'labels': {'job': '%(vllm_job_example)s', 'namespace': 'ai', 'pod': 'p0',
                                            'instance': '10.0.0.1:8000'}},
-           quiet={'series': [('up{job="ai/vllm-qwen",namespace="ai",pod="p0",instance="10.0.0.1:8000"}', '1x20'),
+           quiet={'series': [('up{job="%(vllm_job_example)s",namespace="ai",pod="p0",instance="10.0.0.1:8000"}',
+                              '1x20'),
                              ('up{job="monitoring/node-exporter",instance="10.0.0.2:9100"}', '0x20')],
                   'eval': '10m'}),
     # ---------------------------------------------------------------- GPUs (DCGM exporter)
@@ -491,7 +493,7 @@ def resolve(models=None, thresholds=None, model_thresholds=None, severities=None
         values.update(_check_thresholds(model_thresholds.get(m['name']), MODEL_THRESHOLDS,
                                         'observability_model_alert_thresholds.%s' % m['name']))
         if not values['scaled_object']:
-            values['scaled_object'] = 'vllm-%s' % m['name']
+            values['scaled_object'] = m['name']
         if not DNS_LABEL.match(values['scaled_object']):
             raise AlertRulesError('observability_model_alert_thresholds.%s.scaled_object: must be a DNS label, '
                                   'not %r' % (m['name'], values['scaled_object']))
@@ -520,6 +522,11 @@ def resolve(models=None, thresholds=None, model_thresholds=None, severities=None
             raise AlertRulesError('observability_alert_components: unknown component %r; known: %s'
                                   % (comp, ', '.join(COMPONENTS)))
     enabled = [a for a in CATALOGUE if a['name'] not in (disabled or []) and a['component'] in components]
+    if not glob['vllm_job_regex']:
+        # role vllm's PodMonitors are named after the models: Prometheus sets job=<namespace>/<name>
+        names = '|'.join(m['name'] for m in norm)  # DNS labels: no regex metacharacters
+        glob['vllm_job_regex'] = '.+/(%s)' % names if names else '.*vllm.*'
+    glob['vllm_job_example'] = 'ai/%s' % (norm[0]['name'] if norm else 'vllm')
     return norm, glob, per_model, sev, enabled
 
 
@@ -537,7 +544,10 @@ def _params(glob, model=None, model_values=None):
             p[key] = _fmt_num(value) if not isinstance(value, str) else value
         p['model_name'] = model['model_name']
         p['model'] = model['name']
+        # KEDA names the HPA keda-hpa-<ScaledObject>; role vllm names ScaledObjects <model> or
+        # <model>-<product>-... when a model spans GPU products
         p['hpa'] = 'keda-hpa-%s' % model_values['scaled_object']
+        p['hpa_regex'] = 'keda-hpa-%s(-.+)?' % model_values['scaled_object']
         p['kv_cache_pct'] = _fmt_num(round(model_values['kv_cache_usage'] * 100, 6))
         p['abort_pct'] = _fmt_num(round(model_values['abort_ratio'] * 100, 6))
     return p

@@ -73,8 +73,13 @@ def test_model_rules_select_the_served_name_and_thresholds():
     assert 'vllm:time_to_first_token_seconds_bucket{model_name="qwen2.5-7b"}[5m]' in ttft['expr']
     assert ttft['expr'].endswith(' > 0.5')
     assert _find(rules, 'VLLMEndToEndLatencyHigh', 'qwen7b')['expr'].endswith(' > 30')
-    assert 'keda-hpa-qwen-scaler' in _find(rules, 'VLLMAtMaxReplicasWithQueue', 'qwen7b')['expr']
-    assert 'keda-hpa-vllm-bge-m3' in _find(rules, 'VLLMAtMaxReplicasWithQueue', 'bge-m3')['expr']
+    assert 'horizontalpodautoscaler=~"keda-hpa-qwen-scaler(-.+)?"' in _find(
+        rules, 'VLLMAtMaxReplicasWithQueue', 'qwen7b')['expr']
+    assert 'horizontalpodautoscaler=~"keda-hpa-bge-m3(-.+)?"' in _find(rules, 'VLLMAtMaxReplicasWithQueue',
+                                                                       'bge-m3')['expr']
+    # role vllm's PodMonitors are named after the models: job="<namespace>/<model>"
+    assert _find(rules, 'VLLMTargetDown')['expr'] == 'up{job=~".+/(qwen7b|bge-m3)"} == 0'
+    assert _find(_rules(thresholds={'vllm_job_regex': 'vllm'}), 'VLLMTargetDown')['expr'] == 'up{job=~"vllm"} == 0'
     assert _find(rules, 'GPUTemperatureHigh')['expr'] == 'DCGM_FI_DEV_GPU_TEMP > 80'
     assert _find(rules, 'VLLMKVCacheSaturated', 'qwen7b')['expr'].endswith('vllm:kv_cache_usage_perc'
                                                                             '{model_name="qwen2.5-7b"}) > 0.9')

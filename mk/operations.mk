@@ -1,0 +1,36 @@
+# Operations layer: role observability, playbooks/operations.yml.
+#   make obs-rules        promtool (pinned: tools/promtool/versions.env; installed on first use into
+#                         .cache/tools) checks the generated alert rules and runs their unit tests
+#                         (a firing and a quiet series set per alert), incl. tests that must fail
+#   make obs-dashboards   dashboard tests: every JSON loads, every query parses, every metric is exposed
+#   make molecule-observability   Molecule scenario observability on the local testbed (real chart)
+#   make obs-otelcol      builds otelcol (OpenTelemetry builder, cached by version) and validates the
+#                         collector configuration the role renders (opt-in: not in `make test`, see below)
+#   make operations       playbooks/operations.yml on the embedded default
+
+PROMTOOL_SOURCE ?=
+
+.PHONY: obs-rules obs-dashboards molecule-observability obs-otelcol operations
+
+obs-rules: venv
+	@echo "==> promtool: check and unit-test the generated alert rules"
+	@promtool=$$(PROMTOOL_SOURCE=$(PROMTOOL_SOURCE) bash tools/promtool/install.sh) && \
+	  PROMTOOL=$$promtool $(BIN)/python -m pytest -q tests/promtool
+
+obs-dashboards: venv
+	@echo "==> dashboards: load, parse every query, check every metric name"
+	$(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_dashboards.py
+
+molecule-observability: venv testbed-build
+	@echo "==> molecule test -s observability"
+	nice -n 5 $(BIN)/molecule test -s observability
+
+obs-otelcol: venv
+	@echo "==> otelcol: build (cached) and validate the collector configuration"
+	@otelcol=$$(bash tools/otelcol/build.sh) && \
+	  OTELCOL=$$otelcol $(BIN)/python -m pytest -q tests/otelcol
+
+operations: venv
+	$(BIN)/ansible-playbook playbooks/operations.yml
+
+TEST_STAGES += obs-rules obs-dashboards

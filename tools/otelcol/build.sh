@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build (or reuse) otelcol-cnai from manifest.yaml with the pinned OpenTelemetry builder; print its path.
+# Cached outside git, keyed by the versions and the manifest:
+#   .cache/tools/otelcol-<OTELCOL_VERSION>-<manifest hash>/otelcol-cnai
+#   .cache/tools/ocb-<OTELCOL_BUILDER_VERSION>/builder
+# GOCACHE/GOMODCACHE are Go's defaults; keep them between CI runs (a cold build takes many minutes).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=${CNAI_TOOLS_CACHE:-$ROOT/.cache/tools}
+# shellcheck source=/dev/null
+source "$HERE/versions.env"
+log() { printf '==> otelcol: %s\n' "$*" >&2; }
+command -v go >/dev/null || { echo "build.sh: building the collector needs Go on PATH" >&2; exit 1; }
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.otelcol.lock"
+flock 9
+export CGO_ENABLED=0 GOFLAGS=
+
+ocb="$CACHE/ocb-$OTELCOL_BUILDER_VERSION/builder"
+if [[ ! -x "$ocb" ]]; then
+  t0=$SECONDS
+  log "installing go.opentelemetry.io/collector/cmd/builder@$OTELCOL_BUILDER_VERSION"
+  GOBIN="$CACHE/ocb-$OTELCOL_BUILDER_VERSION" timeout 1200 go install -trimpath \
+    "go.opentelemetry.io/collector/cmd/builder@$OTELCOL_BUILDER_VERSION"
+  log "builder installed in $((SECONDS - t0)) s"
+fi
+hash=$(cat "$HERE/manifest.yaml" "$HERE/versions.env" | sha256sum | cut -c1-12)
+dest="$CACHE/otelcol-$OTELCOL_VERSION-$hash"
+if [[ ! -x "$dest/otelcol-cnai" ]]; then
+  t0=$SECONDS
+  log "building otelcol-cnai $OTELCOL_VERSION (cold: many minutes)"
+  rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
+  timeout 3000 "$ocb" --config "$HERE/manifest.yaml" --output-path "$dest.tmp/src" >&2
+  mv "$dest.tmp/src/otelcol-cnai" "$dest.tmp/otelcol-cnai"
+  rm -rf "$dest.tmp/src" "$dest"; mv "$dest.tmp" "$dest"
+  log "built in $((SECONDS - t0)) s"
+fi
+"$dest/otelcol-cnai" --version >&2
+echo "$dest/otelcol-cnai"
