@@ -25,10 +25,10 @@ molecule-observability: venv testbed-build
 	@echo "==> molecule test -s observability"
 	nice -n 5 $(BIN)/molecule test -s observability
 
-obs-otelcol: venv
+obs-otelcol: venv testbed-build
 	@echo "==> otelcol: build (cached) and validate the collector configuration"
-	@otelcol=$$(bash tools/otelcol/build.sh) && \
-	  OTELCOL=$$otelcol $(BIN)/python -m pytest -q tests/otelcol
+	@otelcol=$$(nice -n 10 bash tools/otelcol/build.sh) && \
+	  OTELCOL=$$otelcol HELM=$(TESTBED_BIN_HELM) $(BIN)/python -m pytest -q tests/otelcol
 
 operations: venv
 	$(BIN)/ansible-playbook playbooks/operations.yml

@@ -185,8 +185,8 @@ def gpu_dashboard():
     b.panel('Tensor pipe active', [
         ('avg by (Hostname, gpu) (DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{%s})' % sel, '{{Hostname}} gpu{{gpu}}')],
         'percentunit', width=8)
-    b.panel('XID errors (last code)', [('max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS{%s})' % sel,
-                                         '{{Hostname}} gpu{{gpu}}')], 'none', width=8)
+    b.panel('XID errors (last code)', [
+        ('max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS{%s})' % sel, '{{Hostname}} gpu{{gpu}}')], 'none', width=8)
     b.panel('Remapped rows / remap failure', [
         ('max by (Hostname, gpu) (DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS{%s})' % sel, 'uncorrectable {{Hostname}} gpu{{gpu}}'),
         ('max by (Hostname, gpu) (DCGM_FI_DEV_ROW_REMAP_FAILURE{%s})' % sel, 'failure {{Hostname}} gpu{{gpu}}')],

@@ -31,7 +31,8 @@ if [[ ! -x "$dest/otelcol-cnai" ]]; then
   t0=$SECONDS
   log "building otelcol-cnai $OTELCOL_VERSION (cold: many minutes)"
   rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
-  timeout 3000 "$ocb" --config "$HERE/manifest.yaml" --output-path "$dest.tmp/src" >&2
+  sed "s#^dist:#dist:\n  output_path: $dest.tmp/src#" "$HERE/manifest.yaml" > "$dest.tmp/manifest.yaml"
+  timeout 3000 "$ocb" --config "$dest.tmp/manifest.yaml" >&2
   mv "$dest.tmp/src/otelcol-cnai" "$dest.tmp/otelcol-cnai"
   rm -rf "$dest.tmp/src" "$dest"; mv "$dest.tmp" "$dest"
   log "built in $((SECONDS - t0)) s"

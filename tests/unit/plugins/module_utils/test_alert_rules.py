@@ -81,16 +81,16 @@ def test_model_rules_select_the_served_name_and_thresholds():
     assert _find(rules, 'VLLMTargetDown')['expr'] == 'up{job=~".+/(qwen7b|bge-m3)"} == 0'
     assert _find(_rules(thresholds={'vllm_job_regex': 'vllm'}), 'VLLMTargetDown')['expr'] == 'up{job=~"vllm"} == 0'
     assert _find(rules, 'GPUTemperatureHigh')['expr'] == 'DCGM_FI_DEV_GPU_TEMP > 80'
-    assert _find(rules, 'VLLMKVCacheSaturated', 'qwen7b')['expr'].endswith('vllm:kv_cache_usage_perc'
-                                                                            '{model_name="qwen2.5-7b"}) > 0.9')
+    kv = _find(rules, 'VLLMKVCacheSaturated', 'qwen7b')
+    assert kv['expr'].endswith('vllm:kv_cache_usage_perc{model_name="qwen2.5-7b"}) > 0.9')
     assert 'more than 90% full' not in _find(rules, 'VLLMKVCacheSaturated', 'qwen7b')['annotations']['description']
     assert 'above 90% full' in _find(rules, 'VLLMKVCacheSaturated', 'qwen7b')['annotations']['description']
 
 
 def test_embed_models_get_no_token_alerts():
     rules = _rules()
-    models = [r['labels'].get('model') for r in rules if r['alert'] in ('VLLMTimeToFirstTokenHigh',
-                                                                         'VLLMThroughputStalled')]
+    token_alerts = ('VLLMTimeToFirstTokenHigh', 'VLLMThroughputStalled')
+    models = [r['labels'].get('model') for r in rules if r['alert'] in token_alerts]
     assert models == ['qwen7b', 'qwen7b']
 
 
