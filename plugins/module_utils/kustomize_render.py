@@ -36,6 +36,9 @@ TARGET_KEYS = ('group', 'version', 'kind', 'name', 'namespace', 'labelSelector',
 IMAGE_KEYS = ('name', 'newName', 'newTag', 'digest')
 SCALABLE_KINDS = ('Deployment', 'StatefulSet', 'ReplicaSet', 'ReplicationController')
 WORKLOAD_KINDS = ('Deployment', 'StatefulSet')
+# label of the bare Namespaces delivery creates: an applied configuration that owns no field leaves no
+# managedFields entry, and the next apply would then "change" the object (the API server backfills one)
+NAMESPACE_MANAGER = 'cnai.platform'
 _DNS_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')
 _UNSAFE = re.compile(r'[^a-z0-9._-]+')
 # keys first in every mapping, in this order; then the rest alphabetically
@@ -171,8 +174,8 @@ def _patch_entry(patch, objects, where):
         raise RenderError('%s: target is required (a mapping with kind and name, or a labelSelector)' % where)
     unknown = sorted(set(target) - set(TARGET_KEYS))
     if unknown:
-        raise RenderError('%s: unknown target keys %s (allowed: %s)' % (where, ', '.join(unknown),
-                                                                          ', '.join(TARGET_KEYS)))
+        raise RenderError('%s: unknown target keys %s (allowed: %s)'
+                          % (where, ', '.join(unknown), ', '.join(TARGET_KEYS)))
     body = patch['patch']
     # a target named by kind and name must exist in the base or the overlay: kustomize would skip it
     matched = [o for o in objects if _matches(target, o)]
@@ -486,7 +489,8 @@ def summarize(objects):
     """What a build contains: ``refs`` (apiVersion/kind/namespace/name per object, in build order),
     ``namespaces`` (every namespace a namespaced object uses, plus the Namespace objects, sorted),
     ``workloads`` (the Deployments and StatefulSets, which delivery waits for), ``namespace_objects`` (what
-    to apply first: the Namespace objects of the build, then a bare Namespace for every other namespace used)
+    to apply first: the Namespace objects of the build, then a Namespace labelled
+    app.kubernetes.io/managed-by=cnai.platform for every other namespace used)
     and ``resource_objects`` (everything else, in build order)."""
     refs, namespaces = [], set()
     for obj in objects:
@@ -501,7 +505,9 @@ def summarize(objects):
     is_ns = [o.get('kind') == 'Namespace' and o.get('apiVersion') == 'v1' for o in objects]
     defined = set(r['name'] for r, ns in zip(refs, is_ns) if ns)
     namespace_objects = [o for o, ns in zip(objects, is_ns) if ns] + [
-        {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': n}} for n in sorted(namespaces - defined)]
+        {'apiVersion': 'v1', 'kind': 'Namespace',
+         'metadata': {'name': n, 'labels': {'app.kubernetes.io/managed-by': NAMESPACE_MANAGER}}}
+        for n in sorted(namespaces - defined)]
     return {'refs': refs, 'namespaces': sorted(namespaces),
             'workloads': [r for r in refs if r['kind'] in WORKLOAD_KINDS],
             'namespace_objects': namespace_objects,

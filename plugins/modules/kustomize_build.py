@@ -81,8 +81,8 @@ workloads:
   elements: dict
 namespace_objects:
   description:
-    - What to apply first - the Namespace objects of the build, then a bare C(v1/Namespace) for every other
-      namespace an object uses.
+    - What to apply first - the Namespace objects of the build, then a C(v1/Namespace) labelled
+      C(app.kubernetes.io/managed-by=cnai.platform) for every other namespace an object uses.
   returned: success
   type: list
   elements: dict

@@ -287,7 +287,8 @@ def test_summarize():
     assert s['namespaces'] == ['data', 'demo', 'extra']
     assert [w['name'] for w in s['workloads']] == ['api', 'db']
     assert s['namespace_objects'] == [objs[0]] + [
-        {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': n}} for n in ('data', 'demo')]
+        {'apiVersion': 'v1', 'kind': 'Namespace',
+         'metadata': {'name': n, 'labels': {'app.kubernetes.io/managed-by': 'cnai.platform'}}} for n in ('data', 'demo')]
     assert s['resource_objects'] == objs[1:]
     assert s['refs'][4] == {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRole', 'name': 'r',
                             'namespace': None}
