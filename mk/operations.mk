@@ -21,9 +21,10 @@ obs-dashboards: venv
 	@echo "==> dashboards: load, parse every query, check every metric name"
 	$(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_dashboards.py
 
-molecule-observability: venv testbed-build
+molecule-observability: venv testbed-build kustomize
+	@test -n "$(CNAI_CHART_DIR)" || { echo "molecule-observability: CNAI_CHART_DIR is empty; the scenario installs the real kube-prometheus-stack, Loki, Tempo and collector charts from a directory of packaged charts (../shared/charts)" >&2; exit 1; }
 	@echo "==> molecule test -s observability"
-	nice -n 5 $(BIN)/molecule test -s observability
+	@t0=$$SECONDS; nice -n 5 $(BIN)/molecule test -s observability; echo "==> molecule observability: passed in $$((SECONDS - t0)) s"
 
 obs-otelcol: venv testbed-build
 	@echo "==> otelcol: build (cached) and validate the collector configuration"
@@ -33,4 +34,4 @@ obs-otelcol: venv testbed-build
 operations: venv
 	$(BIN)/ansible-playbook playbooks/operations.yml
 
-TEST_STAGES += obs-rules obs-dashboards
+TEST_STAGES += obs-rules obs-dashboards molecule-observability

@@ -61,8 +61,10 @@ def chart_values(tempo_endpoint, loki_endpoint, prometheus_endpoint, image_repos
         },
         'processors': {
             # limit_mib: hard limit; spike_limit_mib: headroom (the soft limit is their difference)
+            # absolute limits; the chart's percentage defaults are removed so only one kind is set
             'memory_limiter': {'check_interval': '1s', 'limit_mib': memory_limit_mib,
-                               'spike_limit_mib': max(memory_limit_mib // 5, 16)},
+                               'spike_limit_mib': max(memory_limit_mib // 5, 16),
+                               'limit_percentage': None, 'spike_limit_percentage': None},
             'batch': {'send_batch_size': 8192, 'timeout': '5s'},
         },
         'exporters': {

@@ -42,7 +42,8 @@ def _rendered_config(tmp_path, values):
 
 def _validate(tmp_path, config):
     (tmp_path / 'config.yml').write_text(yaml.safe_dump(config))
-    env = dict(os.environ, MY_POD_IP='127.0.0.1', K8S_NODE_NAME='node-0')
+    env = dict(os.environ, MY_POD_IP='127.0.0.1', OTEL_K8S_NODE_NAME='node-0', OTEL_K8S_NAMESPACE='monitoring',
+               OTEL_K8S_NODE_IP='10.0.0.1', OTEL_K8S_POD_IP='10.0.0.2', OTEL_K8S_POD_NAME='otel-0')
     proc = subprocess.run([OTELCOL, 'validate', '--config', str(tmp_path / 'config.yml')], capture_output=True,
                           text=True, timeout=120, env=env, check=False)
     return proc.returncode, proc.stdout + proc.stderr
@@ -68,6 +69,7 @@ def test_rendered_configuration_is_valid(tmp_path):
     assert config['exporters']['otlphttp/loki']['endpoint'] == 'http://loki.monitoring.svc:3100/otlp'
     assert 'loki' not in config['exporters'] and 'debug' not in config['exporters']
     assert sorted(config['receivers']) == ['otlp']
+    assert 'limit_percentage' not in config['processors']['memory_limiter']
     rc, out = _validate(tmp_path, config)
     assert rc == 0, out
 

@@ -79,7 +79,8 @@ def test_collector_values():
     assert cfg['exporters']['otlphttp/prometheus'] == {
         'metrics_endpoint': 'http://kps-prometheus.monitoring.svc:9090/api/v1/otlp/v1/metrics'}
     assert cfg['exporters']['otlp/tempo']['endpoint'] == 'tempo.monitoring.svc:4317'
-    assert cfg['processors']['memory_limiter'] == {'check_interval': '1s', 'limit_mib': 500, 'spike_limit_mib': 100}
+    assert cfg['processors']['memory_limiter'] == {'check_interval': '1s', 'limit_mib': 500, 'spike_limit_mib': 100,
+                                                   'limit_percentage': None, 'spike_limit_percentage': None}
     assert cfg['exporters']['debug'] is None and cfg['receivers']['jaeger'] is None
     assert v['resources'] == {'limits': {'memory': '625Mi'}}
     for name, pipeline in cfg['service']['pipelines'].items():
