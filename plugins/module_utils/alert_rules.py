@@ -624,7 +624,7 @@ def _test_case(alert, rule, params, case, fire, model=None, others=()):
     if model is not None:
         extra += ',model_name="%s"' % params['model_name']
     if 'histogram' in case:
-        metric, key, _ = case['histogram']
+        metric, key = case['histogram'][:2]
         if metric.startswith('milvus'):
             extra = 'namespace="ai",node_id="1",query_type="search"'
         elif metric.startswith('http_server'):
