@@ -25,8 +25,15 @@ import re
 import shutil
 import subprocess
 import tempfile
+import traceback
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    yaml = None
+    YAML_IMPORT_ERROR = traceback.format_exc()
+else:
+    YAML_IMPORT_ERROR = None
 
 KUSTOMIZATION_API = 'kustomize.config.k8s.io/v1beta1'
 MANIFEST = '.cnai-render-owned.json'
@@ -52,19 +59,24 @@ class RenderError(Exception):
 # --------------------------------------------------------------------------------------------------
 # deterministic YAML
 # --------------------------------------------------------------------------------------------------
-class _Dumper(yaml.SafeDumper):
-    """SafeDumper that keeps mapping order as given, indents lists, writes multi-line strings as blocks."""
-
-    def increase_indent(self, flow=False, indentless=False):
-        return super(_Dumper, self).increase_indent(flow, False)
+_DUMPER = []
 
 
-def _str_representer(dumper, data):
-    style = '|' if '\n' in data else None
-    return dumper.represent_scalar('tag:yaml.org,2002:str', data, style=style)
+def _dumper():
+    """SafeDumper that keeps mapping order as given, indents lists, writes multi-line strings as blocks
+    (built on first use: PyYAML is imported lazily so that a missing PyYAML is a clear module error)."""
+    if not _DUMPER:
+        class Dumper(yaml.SafeDumper):
+            def increase_indent(self, flow=False, indentless=False):
+                return super(Dumper, self).increase_indent(flow, False)
 
+        def str_representer(dumper, data):
+            style = '|' if '\n' in data else None
+            return dumper.represent_scalar('tag:yaml.org,2002:str', data, style=style)
 
-_Dumper.add_representer(str, _str_representer)
+        Dumper.add_representer(str, str_representer)
+        _DUMPER.append(Dumper)
+    return _DUMPER[0]
 
 
 def _key(k):
@@ -96,7 +108,7 @@ def normalize(value, where='value'):
 
 def to_yaml(value):
     """Deterministic YAML for one document: same data, same bytes."""
-    return yaml.dump(normalize(value), Dumper=_Dumper, default_flow_style=False, sort_keys=False,
+    return yaml.dump(normalize(value), Dumper=_dumper(), default_flow_style=False, sort_keys=False,
                      allow_unicode=True, width=120)
 
 
@@ -157,7 +169,7 @@ def _matches(target, obj):
     if target.get('name') and target['name'] != obj['metadata']['name']:
         return False
     api = obj['apiVersion']
-    group, _, version = api.rpartition('/')
+    group, version = api.rpartition('/')[::2]
     if target.get('group') is not None and target['group'] != group:
         return False
     if target.get('version') and target['version'] != version:
@@ -256,14 +268,14 @@ def render_tree(resources, namespace=None, overlays=None, labels=None):
     if namespace is not None and not _DNS_LABEL.match(namespace):
         raise RenderError('namespace: %r is not a valid namespace name (DNS label)' % namespace)
     base_files = _object_files(resources, 'resources')
-    base_objects = [o for _, o in base_files]
+    base_objects = [o for dummy, o in base_files]
     files = {}
     for fname, obj in base_files:
         files['base/' + fname] = to_yaml(obj)
     files['base/kustomization.yaml'] = to_yaml(_kustomization(
         namespace=namespace,
         labels=_label_entry(_check_labels(labels, 'labels')) if labels else None,
-        resources=[f for f, _ in base_files]))
+        resources=[f for f, dummy in base_files]))
 
     overlays = overlays or {}
     if not isinstance(overlays, dict):
@@ -287,12 +299,12 @@ def render_tree(resources, namespace=None, overlays=None, labels=None):
                 raise RenderError('%s.resources: %s %s is already in the base; patch it instead'
                                   % (where, obj['kind'], obj['metadata']['name']))
             files['overlays/%s/%s' % (env, fname)] = to_yaml(obj)
-        objects = base_objects + [o for _, o in extra]
+        objects = base_objects + [o for dummy, o in extra]
         annotations = spec.get('annotations')
         if annotations is not None:
             _check_labels(annotations, where + '.annotations')
         files['overlays/%s/kustomization.yaml' % env] = to_yaml(_kustomization(
-            resources=['../../base'] + [f for f, _ in extra],
+            resources=['../../base'] + [f for f, dummy in extra],
             namespace=ns,
             labels=_label_entry(_check_labels(spec['labels'], where + '.labels')) if spec.get('labels') else None,
             commonAnnotations=dict(annotations) if annotations else None,
@@ -452,7 +464,7 @@ def kustomize_build(binary, directory, timeout=60, runner=None):
     run = runner or subprocess.run
     try:
         proc = run([binary, 'build', directory], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                   timeout=timeout, universal_newlines=True)
+                   timeout=timeout, universal_newlines=True, check=False)
     except subprocess.TimeoutExpired:
         raise RenderError('kustomize build %s did not finish within %s s (timeout)' % (directory, timeout))
     except OSError as exc:

@@ -37,6 +37,9 @@ attributes:
     support: none
 seealso:
   - module: cnai.platform.kustomize_render
+requirements:
+  - PyYAML
+  - the kustomize executable (O(kustomize_binary))
 author:
   - cnai.platform contributors (!UNKNOWN)
 '''
@@ -95,10 +98,10 @@ resource_objects:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.cnai.platform.plugins.module_utils.kustomize_render import (
-    RenderError, kustomize_build, resolve_binary, summarize)
+    YAML_IMPORT_ERROR, RenderError, kustomize_build, resolve_binary, summarize)
 
 
 def main():
@@ -110,6 +113,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    if YAML_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('PyYAML'), exception=YAML_IMPORT_ERROR)
     p = module.params
     if not os.path.isfile(os.path.join(p['path'], 'kustomization.yaml')):
         module.fail_json(msg='kustomize_build: %s has no kustomization.yaml (render it first with '

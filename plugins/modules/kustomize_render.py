@@ -79,6 +79,9 @@ seealso:
   - name: Kustomize fields (labels, patches, replicas)
     description: The kustomization file reference.
     link: https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/
+requirements:
+  - PyYAML
+  - the kustomize executable (O(kustomize_binary))
 author:
   - cnai.platform contributors (!UNKNOWN)
 '''
@@ -159,9 +162,9 @@ validated:
   type: bool
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.cnai.platform.plugins.module_utils.kustomize_render import RenderError, render
+from ansible_collections.cnai.platform.plugins.module_utils.kustomize_render import YAML_IMPORT_ERROR, RenderError, render
 
 
 def main():
@@ -178,6 +181,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    if YAML_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('PyYAML'), exception=YAML_IMPORT_ERROR)
     p = module.params
     if p['timeout'] < 1:
         module.fail_json(msg='timeout must be at least 1 second, got %d' % p['timeout'])

@@ -71,7 +71,8 @@ def binary():
 
 
 def test_version_is_the_pinned_one(binary):
-    out = subprocess.run([binary, 'version'], stdout=subprocess.PIPE, universal_newlines=True, timeout=30).stdout
+    out = subprocess.run([binary, 'version'], stdout=subprocess.PIPE, universal_newlines=True, timeout=30,
+                         check=True).stdout
     assert os.path.basename(os.path.dirname(binary)).split('-', 1)[1] in out
 
 
