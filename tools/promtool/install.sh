@@ -20,7 +20,10 @@ if [[ ! -x "$dest/promtool" ]]; then
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   t0=$SECONDS
   log "downloading $PROMTOOL_DEBIAN_PACKAGE=$PROMTOOL_DEBIAN_VERSION (the .deb only; nothing is installed)"
-  (cd "$tmp" && timeout 300 apt-get download -q "$PROMTOOL_DEBIAN_PACKAGE=$PROMTOOL_DEBIAN_VERSION" >&2) || {
+  fetch() { (cd "$tmp" && timeout 300 apt-get download -q "$PROMTOOL_DEBIAN_PACKAGE=$PROMTOOL_DEBIAN_VERSION" >&2); }
+  # A fresh machine may have no package lists yet: refresh them once when we may (root), then retry.
+  fetch || { [[ $(id -u) -eq 0 ]] && log "refreshing the package lists (apt-get update)" && \
+             timeout 300 apt-get update -q >&2 && fetch; } || {
     echo "install.sh: apt-get download $PROMTOOL_DEBIAN_PACKAGE=$PROMTOOL_DEBIAN_VERSION failed; run" \
          "'apt-get update' or change PROMTOOL_DEBIAN_VERSION in tools/promtool/versions.env" >&2; exit 1; }
   timeout 120 dpkg-deb -x "$tmp"/*.deb "$tmp/x"
