@@ -45,7 +45,7 @@ plan: venv
 	$(BIN)/ansible-playbook playbooks/plan.yml
 
 demo: venv up
-	@echo "==> 1. the MIG plan for the workloads in inventories/local (written to .cache/plan/)"
+	@echo "==> 1. the models of inventories/local sized, and the MIG plan for them (written to .cache/plan/)"
 	$(BIN)/ansible-playbook playbooks/plan.yml | sed -n '/Show the report/,/PLAY RECAP/p'
 	@echo "==> 2. the main job on the embedded default: playbooks/site.yml"
 	$(BIN)/ansible-playbook playbooks/site.yml
