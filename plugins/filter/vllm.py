@@ -35,7 +35,6 @@ def vllm_status_table(deployments, pods, nodes, autoscalers=None):
     return vm.status_table(deployments, pods, nodes, autoscalers)
 
 
-
 class FilterModule(object):
     def filters(self):
         return {

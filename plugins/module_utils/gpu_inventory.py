@@ -118,8 +118,9 @@ def planner_nodes(hosts, hostvars, live_nodes=None, group='gpu_nodes', group_hin
     group, for the message when it is empty.
 
     Returns ``{'nodes': [planner node], 'records': [record], 'warnings': [str], 'products': [str]}``; nodes and
-    records are sorted by node name, ``products`` lists the fleet's GPU models (see ``fleet_products``). A record has ``host, name, source (facts|inventory), gpu_product, pci_device_id, gpu_count,
-    current_config`` and ``node`` (the live Node object or None).
+    records are sorted by node name, ``products`` lists the fleet's GPU models (see ``fleet_products``). A record
+    has ``host, name, source (facts|inventory), gpu_product, pci_device_id, gpu_count, current_config`` and
+    ``node`` (the live Node object or None).
     """
     hosts = list(hosts or [])
     if not hosts:

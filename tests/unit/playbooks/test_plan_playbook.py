@@ -26,7 +26,7 @@ def run_plan(tmp_path, inventory):
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inv),
                            '-e', 'cnai_plan_dir=%s' % tmp_path, os.path.join(ROOT, 'playbooks', 'plan.yml')],
                           env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=300)
+                          universal_newlines=True, timeout=300, check=False)
     return proc.returncode, proc.stdout
 
 
