@@ -758,3 +758,26 @@ def size(models, gpu_products, max_gpus_per_node=None):
     warnings = [w for e in entries for w in e['warnings']]
     return {'models': entries, 'workloads': [e['workload'] for e in entries],
             'report': _report(entries, warnings), 'warnings': warnings}
+
+
+def embedding_models(models):
+    """The embedding models of ``cnai_models`` (task embed, given or implied by an encoder architecture):
+    ``[{name, model, served_name, dimension}]`` in input order. The dimension is the architecture's hidden
+    size (what vLLM's pooling returns), from the built-in table or the model's ``config``. Needs no GPU
+    products, so the RAG roles can read it without sizing. Raises SizingError listing every problem."""
+    if not isinstance(models, list):
+        raise SizingError('models must be a list (cnai_models), got %r' % (models,))
+    errors, names, out = [], set(), []
+    for i, m in enumerate(models):
+        before = len(errors)
+        n = _normalize(m, i, errors, names)
+        if n is None or len(errors) != before:
+            continue
+        arch, _source, _key = _architecture(n, errors)
+        if arch is None or arch.task != 'embed':
+            continue
+        out.append({'name': n['name'], 'model': n['model'], 'served_name': n.get('served_name') or n['model'],
+                    'dimension': arch.hidden})
+    if errors:
+        raise SizingError('cnai_models: %d problem(s):\n- %s' % (len(errors), '\n- '.join(errors)))
+    return out

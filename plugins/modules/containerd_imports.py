@@ -47,12 +47,12 @@ options:
     description: Keep a timestamped copy of the file (the symlink's target) before changing it.
     type: bool
     default: false
+extends_documentation_fragment:
+  - cnai.platform.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode).
     support: full
 author:
   - cnai.platform contributors (!UNKNOWN)

@@ -49,16 +49,16 @@ options:
       - Must be at least 1. Raise it only for slow nodes (many GPUs without persistence mode).
     type: int
     default: 30
+extends_documentation_fragment:
+  - cnai.platform.attributes
+  - cnai.platform.attributes.facts
 attributes:
   check_mode:
     support: full
-    description: The module only reads; check mode runs it the same way.
   diff_mode:
     support: none
-    description: Nothing changes, so there is no diff.
   facts:
     support: full
-    description: Sets C(cnai_gpus).
 notes:
   - MIG placements are in the units C(nvidia-smi mig -lgipp) prints (C({starts}:size), memory slices); an
     instance starting at slot C(start) occupies slots C(start) to C(start + size - 1).

@@ -28,12 +28,12 @@ options:
     description: Seconds the build may take.
     type: int
     default: 60
+extends_documentation_fragment:
+  - cnai.platform.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode).
     support: none
 seealso:
   - module: cnai.platform.kustomize_render

@@ -65,12 +65,12 @@ options:
     description: Seconds each C(kustomize build) may take.
     type: int
     default: 60
+extends_documentation_fragment:
+  - cnai.platform.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode).
     support: full
 notes:
   - Check mode renders and validates as a normal run does and reports what would change, writing nothing.

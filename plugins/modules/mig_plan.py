@@ -117,6 +117,13 @@ options:
         plan is returned with RV(optimal=false) and its RV(gap); the report says so.
     type: float
     default: 30
+extends_documentation_fragment:
+  - cnai.platform.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
 notes:
   - Profile tables whose values NVIDIA has not confirmed are used as documented and listed in RV(unconfirmed).
 seealso:

@@ -142,13 +142,13 @@ notes:
     and C(Maximum concurrency). Whole-GPU usable memory is the C(memory.total) nvidia-smi reports.
 seealso:
   - module: cnai.platform.mig_plan
+extends_documentation_fragment:
+  - cnai.platform.attributes
 attributes:
   check_mode:
     support: full
-    description: Pure computation; check mode runs it the same way.
   diff_mode:
     support: none
-    description: Nothing changes, so there is no diff.
 author:
   - cnai.platform contributors (!UNKNOWN)
 '''

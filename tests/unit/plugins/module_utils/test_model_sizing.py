@@ -395,3 +395,25 @@ def test_table_quantization_is_a_default_not_a_constraint():
 def test_name_and_quantization_disagree_warns():
     r = ms.size([{'name': 'a', 'model': 'Qwen/Qwen2.5-7B-Instruct-AWQ', 'quantization': 'none'}], [H200])
     assert any('suggests awq, but it is sized as none' in w for w in r['warnings'])
+
+
+def test_embedding_models_dimension_from_the_table_and_from_a_config():
+    models = [
+        {'name': 'chat', 'model': 'Qwen/Qwen2.5-7B-Instruct-AWQ', 'quantization': 'awq'},
+        {'name': 'bge-m3', 'model': 'BAAI/bge-m3', 'served_name': 'bge-m3'},
+        {'name': 'own', 'model': '/models/own', 'task': 'embed',
+         'config': {'model_type': 'bert', 'architectures': ['BertModel'], 'hidden_size': 384, 'num_hidden_layers': 6,
+                    'num_attention_heads': 12, 'intermediate_size': 1536, 'vocab_size': 30522,
+                    'max_position_embeddings': 512, 'type_vocab_size': 2}},
+    ]
+    out = ms.embedding_models(models)
+    assert out == [
+        {'name': 'bge-m3', 'model': 'BAAI/bge-m3', 'served_name': 'bge-m3', 'dimension': 1024},
+        {'name': 'own', 'model': '/models/own', 'served_name': '/models/own', 'dimension': 384},
+    ]
+
+
+def test_embedding_models_reports_bad_models():
+    with pytest.raises(ms.SizingError, match='not in the built-in table'):
+        ms.embedding_models([{'name': 'x', 'model': 'nobody/unknown-model'}])
+    assert ms.embedding_models([]) == []
