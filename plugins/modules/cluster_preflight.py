@@ -118,6 +118,7 @@ crds:
   elements: str
 '''
 
+import json
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -153,11 +154,14 @@ class _Client(object):
             self.api = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
 
     def version(self, timeout):
-        return k8s_client.VersionApi(self.api).get_code(_request_timeout=timeout).git_version
+        # raw JSON: independent of the client's model classes (and their validation) across client versions
+        resp = k8s_client.VersionApi(self.api).get_code(_request_timeout=timeout, _preload_content=False)
+        return json.loads(resp.data).get('gitVersion', '')
 
     def crd_exists(self, name, timeout):
         try:
-            k8s_client.ApiextensionsV1Api(self.api).read_custom_resource_definition(name, _request_timeout=timeout)
+            k8s_client.ApiextensionsV1Api(self.api).read_custom_resource_definition(
+                name, _request_timeout=timeout, _preload_content=False)
         except k8s_client.exceptions.ApiException as exc:
             if exc.status == 404:
                 return False
