@@ -115,8 +115,8 @@ def find_kubeconfig(path, environ=None, home=None):
         return None, 'in-cluster'
     raise PreflightError(
         '%s is not set and no kubeconfig was found (tried %s; not running in a pod). Set %s to the kubeconfig '
-        'file of the target cluster (and %s to its context)' % (VAR_KUBECONFIG, ', '.join(tried), VAR_KUBECONFIG,
-                                                                 VAR_CONTEXT))
+        'file of the target cluster (and %s to its context)'
+        % (VAR_KUBECONFIG, ', '.join(tried), VAR_KUBECONFIG, VAR_CONTEXT))
 
 
 def pick_context(doc, path, context):
@@ -198,8 +198,8 @@ def check_helm(binary, versions, timeout=30, runner=None):
         proc = run([path, 'version', '--short'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                    universal_newlines=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PreflightError('%s: %s does not run (%s). Set %s to a working helm' % (VAR_HELM, path, _short(exc),
-                                                                                   VAR_HELM))
+        raise PreflightError('%s: %s does not run (%s). Set %s to a working helm'
+                             % (VAR_HELM, path, _short(exc), VAR_HELM))
     out = (proc.stdout or '').strip()
     version = parse_version(out) if proc.returncode == 0 else None
     if version is None:

@@ -45,8 +45,8 @@ def resolve_binary(binary, variable, default_name=None, path=None, hint=None):
     if not candidate or not os.path.isfile(candidate) or not os.access(candidate, os.X_OK):
         raise BinaryError(
             '%s: %r is not an executable file (looked it up on %s). Set %s to the executable\'s absolute '
-            'path, or to a name found on PATH%s' % (variable, name, where, variable,
-                                                   ('; ' + hint) if hint else ''))
+            'path, or to a name found on PATH%s'
+            % (variable, name, where, variable, ('; ' + hint) if hint else ''))
     return candidate
 
 
