@@ -455,7 +455,7 @@ def resolve_binary(binary, option='kustomize_binary'):
     option to set (module_utils/platform_paths.py: the one resolution every role uses)."""
     try:
         return platform_paths.resolve_binary(
-            binary, '%s (inventory: cnai_kustomize_binary)' % option, default_name='kustomize',
+            binary, 'cnai_kustomize_binary (module option %s)' % option, default_name='kustomize',
             hint='on the local testbed `make kustomize` builds it under .cache/testbed/bin/')
     except platform_paths.BinaryError as exc:
         raise RenderError(str(exc))
