@@ -182,8 +182,17 @@ def normalize_crds(crds):
 
 
 def crd_message(missing):
+    """One line; CRDs that share a hint are listed together, the hint once."""
+    groups = []
+    for c in missing:
+        for g in groups:
+            if g[0] == c['hint']:
+                g[1].append(c['name'])
+                break
+        else:
+            groups.append((c['hint'], [c['name']]))
     return ('the cluster lacks the CustomResourceDefinitions this play needs: %s'
-            % '; '.join('%s%s' % (c['name'], (' (%s)' % c['hint']) if c['hint'] else '') for c in missing))
+            % '; '.join('%s%s' % (', '.join(names), (' (%s)' % hint) if hint else '') for hint, names in groups))
 
 
 # ------------------------------------------------------------------------------------------------ helm

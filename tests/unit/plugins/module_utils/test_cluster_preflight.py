@@ -112,6 +112,9 @@ def test_crds():
     assert cp.crd_message(missing) == ('the cluster lacks the CustomResourceDefinitions this play needs: '
                                        'b.example.io (install B)')
     assert cp.missing_crds(FakeClient(crds=['a.example.io', 'b.example.io']), crds, 5) == []
+    same = cp.normalize_crds([{'name': 'x.io', 'hint': 'h'}, 'y.io', {'name': 'z.io', 'hint': 'h'}])
+    assert cp.crd_message(same) == ('the cluster lacks the CustomResourceDefinitions this play needs: '
+                                    'x.io, z.io (h); y.io')
     with pytest.raises(cp.PreflightError, match='cluster_preflight_crds'):
         cp.normalize_crds([{'hint': 'no name'}])
 
