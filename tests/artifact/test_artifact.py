@@ -174,3 +174,14 @@ def test_a_binary_not_on_path_is_named(artifact, project):
     assert proc.returncode != 0
     assert "'kustomize-not-installed' is not an executable file (looked it up on PATH" in proc.stdout
     assert 'cnai_kustomize_binary' in proc.stdout
+
+
+def test_every_shipped_playbook_resolves_by_fqcn(artifact, project):
+    """--syntax-check of every playbook of the installed collection by FQCN: roles, modules, filters and
+    imported playbooks all resolve from the artifact alone."""
+    inventory = _write_project(project)
+    names = sorted(n[:-4] for n in os.listdir(os.path.join(artifact.installed, 'playbooks')) if n.endswith('.yml'))
+    assert {'site', 'plan', 'gpu', 'services', 'operations', 'host'} <= set(names)
+    proc = artifact.run([os.path.join(BIN, 'ansible-playbook'), '--syntax-check', '-i', inventory]
+                        + ['cnai.platform.%s' % n for n in names], cwd=str(project))
+    assert proc.returncode == 0
