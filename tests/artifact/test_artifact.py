@@ -118,6 +118,11 @@ def test_tarball_holds_what_users_need_and_nothing_of_the_checkout(artifact):
                     continue
                 assert not (reads.search(ln) and checkout.search(ln)), \
                     '%s reads a file that does not ship: %s' % (m.name, ln.strip())
+                # outputs go to cnai_output_dir (filter cnai.platform.output_dir), never next to the playbooks
+                # of the installed collection (argument_specs defaults are documentation only)
+                if not m.name.endswith('argument_specs.yml'):
+                    assert not re.search(r"playbook_dir\s*~\s*'/\.\./\.cache", ln), \
+                        '%s writes into the collection: %s' % (m.name, ln.strip())
 
 
 def test_plan_by_fqcn_writes_into_the_project(artifact, project):
