@@ -19,7 +19,7 @@ import tarfile
 
 import yaml
 
-from conftest import BIN, kustomize_dir, tree_digest
+from artifact_lib import BIN, kustomize_dir, tree_digest
 
 INVENTORY = {
     'all': {

@@ -22,7 +22,7 @@ import yaml
 
 from http import server as BaseHTTPServer
 
-from conftest import BIN
+from artifact_lib import BIN
 
 CRD = {
     'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition',

@@ -12,7 +12,7 @@ import subprocess
 
 import yaml
 
-from conftest import BIN, ROOT
+from artifact_lib import BIN, ROOT
 
 
 def test_collection_declares_its_ee_dependencies(artifact):
