@@ -4,7 +4,7 @@
 #   make report-plan      plan_report unit tests + plan.yml on inventories/local -> report.html rendered by headless
 #                         Chromium, GPUs/instances counted against plan.yaml; screenshot in .cache/test-artifacts/
 #   make report-validate  playbooks/validate.yml on the local testbed: the run report's content, and an unhealthy
-#                         model giving a non-zero exit that names it (tests/report/test_validate_report.py)
+#                         model giving a non-zero exit that names it (tests/report/test_validate_playbook.py)
 
 CHROMIUM_INSTALL_TIMEOUT ?= 900
 
@@ -28,9 +28,9 @@ report-plan: venv chromium
 	@t0=$$SECONDS; $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_plan_report.py tests/report/test_plan_report_browser.py; \
 	  echo "==> report-plan: passed in $$((SECONDS - t0)) s (screenshot: .cache/test-artifacts/plan-report.png)"
 
-report-validate: venv testbed-build
+report-validate: venv testbed-build up
 	@echo "==> report: validate.yml on the local testbed (run report content, unhealthy model -> non-zero exit)"
-	@t0=$$SECONDS; PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_report.py; \
+	@t0=$$SECONDS; PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_playbook.py; \
 	  echo "==> report-validate: passed in $$((SECONDS - t0)) s"
 
 TEST_STAGES += report-plan report-validate

@@ -192,7 +192,8 @@ def models_layer(models, deployments, autoscalers, expected):
         items.append({'model': model, 'in_inventory': model in models, 'deployments': deps,
                       'desired': sum(x['desired'] for x in deps), 'ready': sum(x['ready'] for x in deps)})
     present = bool(deployments)
-    return {'status': _status(problems, present, expected and bool(models), 'vLLM Deployments', 'models'),
+    # Expected models without Deployments are problems already, each named: the layer is unhealthy, not absent.
+    return {'status': _status(problems, present or bool(problems), False, 'vLLM Deployments', 'models'),
             'items': items}, problems
 
 
