@@ -159,8 +159,8 @@ def test_monitors_need_a_podmonitor_per_model_and_rules():
     i['custom'][3]['resources'].append(obj('PodMonitor', 'embed', 'ai-inference-dev'))
     i['custom'][4]['resources'] = [obj('PrometheusRule', 'cnai-vllm', 'monitoring')]
     r = vr.report(i)
-    assert r['healthy'] and r['layers']['monitors']['counts'] == {'ServiceMonitor': 0, 'PodMonitor': 2,
-                                                                   'PrometheusRule': 1}
+    counts = {'ServiceMonitor': 0, 'PodMonitor': 2, 'PrometheusRule': 1}
+    assert r['healthy'] and r['layers']['monitors']['counts'] == counts
     # Expected but the API is not served:
     i = healthy_inputs()
     i['expect']['monitoring'] = True
