@@ -6,8 +6,9 @@
 Needs the testbed running (``make up``, or ``make report-validate`` which starts it). The GPU and services layers
 are rolled out first (gpu.yml, services.yml: idempotent, so a testbed that has them only re-checks). What the
 simulation cannot show: KWOK marks scheduled pods Ready, so "ready" here proves scheduling on the planned GPU
-resources, not that vLLM answers; no operator reconciles the stores or Argo CD, and the monitoring stack is not
-installed by this test, so those layers read "not deployed" (their healthy/unhealthy logic is unit-tested).
+resources, not that vLLM answers; no operator reconciles the stores or Argo CD, so those layers read "not deployed"
+(their healthy/unhealthy logic is unit-tested). The monitoring layer is checked for real when operations.yml has run
+on the testbed (the CRDs of kube-prometheus-stack, the vLLM PodMonitors, the PrometheusRules), else "not deployed".
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -58,6 +59,19 @@ def deployed(apps):
     return apps
 
 
+def crd_served(name):
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+    ext = client.ApiextensionsV1Api(config.new_client_from_config(config_file=KUBECONFIG))
+    try:
+        ext.read_custom_resource_definition(name)
+        return True
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+
+
 def run_validate():
     out = tempfile.mkdtemp(prefix='validate-')
     t0 = time.monotonic()
@@ -74,8 +88,15 @@ def test_report_of_a_healthy_platform(deployed):
     with open(os.path.join(out, 'report.yaml')) as f:
         assert yaml.safe_load(f) == report
     assert report['healthy'] is True and report['problems'] == []
+    # The monitoring layer is there when operations.yml has run on this testbed (site.yml order), else absent.
+    monitoring = crd_served('podmonitors.monitoring.coreos.com')
     assert report['summary'] == {'nodes': 'healthy', 'mig': 'healthy', 'models': 'healthy',
-                                 'stores': 'not deployed', 'monitors': 'not deployed', 'argocd': 'not deployed'}
+                                 'stores': 'not deployed', 'monitors': 'healthy' if monitoring else 'not deployed',
+                                 'argocd': 'not deployed'}
+    if monitoring:
+        pods = set((i['namespace'], i['name']) for i in report['layers']['monitors']['items'] if i['kind'] == 'PodMonitor')
+        assert set((NAMESPACE, m['name']) for m in inventory_models()) <= pods
+        assert report['layers']['monitors']['counts']['PrometheusRule'] >= 1
     # Nodes: the testbed's five, the three GPU hosts with their products and counts.
     nodes = dict((n['name'], n) for n in report['layers']['nodes']['items'])
     assert sorted(nodes) == ['cpu-0', 'cpu-1', 'gpu-a100-0', 'gpu-h200-0', 'gpu-h200-1']
