@@ -6,11 +6,13 @@
 Pure Python, no Ansible import, fed with ``kubernetes.core.k8s_info`` ``resources`` lists (``None`` for a kind
 whose API the cluster does not serve, i.e. ``api_found: false``). ``report(inputs)`` returns::
 
-    {healthy, problems: [str], summary: {layer: status}, layers: {nodes, mig, models, stores, monitors, argocd}}
+    {healthy, problems: [str], ignored: [str], summary: {layer: status}, layers: {nodes, mig, models, stores, monitors, argocd}}
 
 Each layer has ``status``: ``healthy``, ``unhealthy`` or ``not deployed``. A layer that is absent is
 ``not deployed`` and a problem only when ``expect`` says it should be there. Every problem names the object
 (``models: qwen-chat ai-inference-dev/qwen-chat-h200: 3/6 ready``) so that a failed run says what to look at.
+Problems that start with one of ``ignore`` (e.g. ``stores: elasticsearch`` where no operator can reconcile, as on
+the KWOK testbed) are listed under ``ignored`` and do not make the report unhealthy; the layer's status stays as found.
 
 Layers:
 
@@ -309,7 +311,8 @@ def report(inputs):
     (ScaledObjects and HPAs), ``rag_workloads`` (Deployments and StatefulSets), ``milvus``/``elasticsearch``
     (their custom resources or None), ``monitors`` ({kind: objects or None}), ``applications`` (or None) -- or,
     for those, ``custom``: the results of one looped k8s_info over the kinds (:func:`custom_resources`) --
-    ``expect`` ({models, milvus, elasticsearch, monitoring, argocd}: absent means a problem).
+    ``expect`` ({models, milvus, elasticsearch, monitoring, argocd}: absent means a problem), ``ignore`` (problem
+    prefixes reported under ``ignored``, not failing).
     """
     if not isinstance(inputs, dict):
         raise ValidateError('inputs must be a dict, got %s' % type(inputs).__name__)
@@ -342,7 +345,12 @@ def report(inputs):
             ('argocd', argocd_layer(_list(inputs, 'applications', True), expect.get('argocd', False)))):
         layers[name] = layer
         problems.extend(probs)
-    return {'healthy': not problems, 'problems': problems,
+    ignore = inputs.get('ignore') or []
+    if not isinstance(ignore, list) or not all(isinstance(x, str) and x for x in ignore):
+        raise ValidateError('ignore must be a list of non-empty strings (problem prefixes), got %r' % (ignore,))
+    ignored = [p for p in problems if any(p.startswith(x) for x in ignore)]
+    problems = [p for p in problems if p not in ignored]
+    return {'healthy': not problems, 'problems': problems, 'ignored': ignored,
             'summary': dict((k, layers[k]['status']) for k in LAYERS), 'layers': layers}
 
 

@@ -196,3 +196,18 @@ def test_plan_nodes_takes_the_live_config():
     out = vr.plan_nodes(planner, [gpu_node('gpu-0', 'cnai-x'), gpu_node('gpu-1', None, None)])
     assert [n.get('current_config') for n in out] == ['cnai-x', None, 'kept']
     assert planner == before
+
+
+def test_ignored_problems_are_reported_but_do_not_fail():
+    i = healthy_inputs()
+    i['custom'][1] = {'item': {'kind': 'Elasticsearch'}, 'api_found': True,
+                      'resources': [obj('Elasticsearch', 'rag', 'ai-rag-dev')]}
+    i['ignore'] = ['stores: elasticsearch']
+    r = vr.report(i)
+    assert r['healthy'] and r['problems'] == [] and r['summary']['stores'] == 'unhealthy'
+    assert r['ignored'] == ['stores: elasticsearch ai-rag-dev/rag: health None, phase None (no status: is the ECK '
+                            'operator running?)']
+    i['deployments'] = []
+    assert vr.report(i)['problems'] == ['models: chat has no vLLM Deployment', 'models: embed has no vLLM Deployment']
+    with pytest.raises(vr.ValidateError, match='ignore must be a list'):
+        vr.report(dict(i, ignore='stores'))
