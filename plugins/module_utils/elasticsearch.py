@@ -91,6 +91,17 @@ class ElasticsearchError(Exception):
     """Bad input; the message names the variable to fix."""
 
 
+def _bool(value, where):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('true', 'yes', 'on', '1'):
+        return True
+    if text in ('false', 'no', 'off', '0', ''):
+        return False
+    raise ElasticsearchError('%s must be true or false, got %r' % (where, value))
+
+
 # --------------------------------------------------------------------------------------------------
 # checks
 # --------------------------------------------------------------------------------------------------
@@ -197,6 +208,8 @@ def normalize_options(options):
     errors = check_config(opts['config'])
     if errors:
         raise ElasticsearchError('; '.join(errors))
+    for key in ('allow_mmap', 'max_map_count_init', 'network_policy'):
+        opts[key] = _bool(opts[key], 'elasticsearch_' + key)
     if opts['max_map_count_init'] and not opts['allow_mmap']:
         raise ElasticsearchError('elasticsearch_max_map_count_init needs elasticsearch_allow_mmap: true (without '
                                  'mmap, vm.max_map_count does not matter)')

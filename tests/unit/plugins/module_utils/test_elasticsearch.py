@@ -237,3 +237,10 @@ def test_overlays_build_with_real_kustomize(tmp_path):
     # labels reach the objects, never the NetworkPolicy's selectors
     assert by_kind['NetworkPolicy']['metadata']['labels']['cnai.platform/environment'] == 'dev'
     assert 'cnai.platform/environment' not in by_kind['NetworkPolicy']['spec']['podSelector']['matchLabels']
+
+
+def test_booleans_given_as_strings():
+    out = es.render(dict(OPTS, allow_mmap='False', network_policy='true'))
+    assert out['resources'][0]['spec']['nodeSets'][0]['config'] == {'node.store.allow_mmap': False}
+    with pytest.raises(es.ElasticsearchError, match='elasticsearch_allow_mmap must be true or false'):
+        es.render(dict(OPTS, allow_mmap='maybe'))
