@@ -29,7 +29,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PYTHON=${SANITY_PYTHON:-python3.11}
+PYTHON=${SANITY_PYTHON:-python3.11}   # the controller Python of a core whose line in cores.txt names none
 CORES_FILE=$ROOT/tests/sanity/cores.txt
 WORK=$ROOT/.cache/sanity
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
@@ -43,11 +43,12 @@ fi
 unset ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS ANSIBLE_CONFIG PYTHONPATH
 
 # --- the cores --------------------------------------------------------------------------------------------
-declare -A PIN=()
+declare -A PIN=() PY=()
 ALL_SERIES=()
-while read -r series pin; do
+while read -r series pin py; do
     case "$series" in ''|'#'*) continue ;; esac
     PIN[$series]=$pin
+    PY[$series]=${py:-$PYTHON}
     ALL_SERIES+=("$series")
 done < "$CORES_FILE"
 read -r -a SERIES <<< "${SANITY_CORES:-${ALL_SERIES[*]}}"
@@ -128,7 +129,7 @@ for s in "${SERIES[@]}"; do
     if [ ! -f "$venv/.installed" ]; then
         echo "==> [$s] creating $venv ($pin)"
         rm -rf "$venv"
-        "$PYTHON" -m venv "$venv"
+        "${PY[$s]}" -m venv "$venv"
         "$venv/bin/python" -m pip install -q --disable-pip-version-check "$pin"
         touch "$venv/.installed"
     fi
