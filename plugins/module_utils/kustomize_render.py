@@ -35,6 +35,8 @@ except ImportError:
 else:
     YAML_IMPORT_ERROR = None
 
+from ansible_collections.cnai.platform.plugins.module_utils import platform_paths
+
 KUSTOMIZATION_API = 'kustomize.config.k8s.io/v1beta1'
 MANIFEST = '.cnai-render-owned.json'
 MANIFEST_OWNER = 'cnai.platform.kustomize_render'
@@ -449,13 +451,14 @@ def diffs(root, files, plan):
 # kustomize
 # --------------------------------------------------------------------------------------------------
 def resolve_binary(binary, option='kustomize_binary'):
-    """Absolute path of an executable kustomize, or RenderError naming the option to set."""
-    path = binary if os.sep in binary else shutil.which(binary)
-    if not path or not os.path.isfile(path) or not os.access(path, os.X_OK):
-        raise RenderError('%s: kustomize binary %r not found or not executable; set %s (inventory: '
-                          'cnai_kustomize_binary; on the local testbed `make kustomize` builds it under '
-                          '.cache/testbed/bin/)' % (option, binary, option))
-    return path
+    """Absolute path of an executable kustomize (a bare name on PATH, or a path), or RenderError naming the
+    option to set (module_utils/platform_paths.py: the one resolution every role uses)."""
+    try:
+        return platform_paths.resolve_binary(
+            binary, 'cnai_kustomize_binary (module option %s)' % option, default_name='kustomize',
+            hint='on the local testbed `make kustomize` builds it under .cache/testbed/bin/')
+    except platform_paths.BinaryError as exc:
+        raise RenderError(str(exc))
 
 
 def kustomize_build(binary, directory, timeout=60, runner=None):

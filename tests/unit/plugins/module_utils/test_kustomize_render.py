@@ -266,7 +266,7 @@ def test_kustomize_build_timeout_and_missing_binary(tmp_path):
         raise subprocess.TimeoutExpired(cmd, kw['timeout'])
     with pytest.raises(kr.RenderError, match=r'did not finish within 3 s'):
         kr.kustomize_build('/bin/true', str(tmp_path), 3, slow)
-    with pytest.raises(kr.RenderError, match=r"kustomize_binary: kustomize binary '/nope/kustomize' not found"):
+    with pytest.raises(kr.RenderError, match=r"cnai_kustomize_binary \(module option kustomize_binary\): '/nope/kustomize' is not an executable"):
         kr.resolve_binary('/nope/kustomize')
     with pytest.raises(kr.RenderError, match='cnai_kustomize_binary'):
         kr.resolve_binary('no-such-kustomize-on-path')

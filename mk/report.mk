@@ -1,0 +1,36 @@
+# Reports people and machines read (issue 13 items 7 and 8).
+#   make chromium         install Debian's chromium when absent (time-limited); says so and goes on when apt is
+#                         unavailable (the rendering test then skips with that message)
+#   make report-plan      plan_report unit tests + plan.yml on inventories/local -> report.html rendered by headless
+#                         Chromium, GPUs/instances counted against plan.yaml; screenshot in .cache/test-artifacts/
+#   make report-validate  playbooks/validate.yml on the local testbed: the run report's content, and an unhealthy
+#                         model giving a non-zero exit that names it (tests/report/test_validate_playbook.py)
+
+CHROMIUM_INSTALL_TIMEOUT ?= 900
+
+.PHONY: chromium report-plan report-validate
+
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then echo "==> chromium: $$(chromium --version 2>/dev/null | head -1)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "==> chromium: not installed and apt-get is unavailable: the rendering test will be skipped"; \
+	else \
+	  echo "==> chromium: installing Debian's package (limit $(CHROMIUM_INSTALL_TIMEOUT) s)"; t0=$$SECONDS; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  DEBIAN_FRONTEND=noninteractive timeout $(CHROMIUM_INSTALL_TIMEOUT) $$SUDO apt-get install -y -q chromium >/dev/null \
+	    || { DEBIAN_FRONTEND=noninteractive timeout $(CHROMIUM_INSTALL_TIMEOUT) $$SUDO apt-get update -q >/dev/null && \
+	         DEBIAN_FRONTEND=noninteractive timeout $(CHROMIUM_INSTALL_TIMEOUT) $$SUDO apt-get install -y -q chromium >/dev/null; }; \
+	  echo "==> chromium: installed in $$((SECONDS - t0)) s"; \
+	fi
+
+report-plan: venv chromium
+	@echo "==> report: plan_report unit tests, then plan.yml -> report.html in headless Chromium"
+	@t0=$$SECONDS; $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_plan_report.py tests/report/test_plan_report_browser.py; \
+	  echo "==> report-plan: passed in $$((SECONDS - t0)) s (screenshot: .cache/test-artifacts/plan-report.png)"
+
+report-validate: venv testbed-build up
+	@echo "==> report: validate.yml on the local testbed (run report content, unhealthy model -> non-zero exit)"
+	@t0=$$SECONDS; PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_playbook.py; \
+	  echo "==> report-validate: passed in $$((SECONDS - t0)) s"
+
+TEST_STAGES += report-plan report-validate
