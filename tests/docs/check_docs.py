@@ -35,7 +35,12 @@ def registered(root, kind):
         mod_name = os.path.splitext(os.path.basename(path))[0]
         if mod_name == '__init__':
             continue
-        module = importlib.import_module('ansible_collections.cnai.platform.plugins.%s.%s' % (kind, mod_name))
+        try:
+            module = importlib.import_module('ansible_collections.cnai.platform.plugins.%s.%s' % (kind, mod_name))
+        except Exception as exc:  # pylint: disable=broad-except
+            names['<import error>'] = '%s: cannot be imported (%s: %s)' % (os.path.relpath(path, root),
+                                                                           type(exc).__name__, exc)
+            continue
         cls = getattr(module, cls_name, None)
         if cls is None:
             continue
@@ -44,9 +49,15 @@ def registered(root, kind):
     return names
 
 
+def load_yaml(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
 def module_docs(path):
     """The DOCUMENTATION of a module file, parsed, without importing it."""
-    tree = ast.parse(open(path).read(), path)
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == 'DOCUMENTATION' for t in node.targets):
             return yaml.safe_load(node.value.value)
@@ -71,6 +82,9 @@ def check(root):
 
     for kind in ('filter', 'test'):
         for name, src in sorted(registered(root, kind).items()):
+            if name == '<import error>':
+                problems.append(src)
+                continue
             doc_path = os.path.join('plugins', kind, name + '.yml')
             if name in modules:
                 problems.append('%s: %s %s is named like the module plugins/modules/%s.py: rename the %s (and its uses)'
@@ -80,7 +94,11 @@ def check(root):
                 problems.append('%s: %s cnai.platform.%s is undocumented: write %s (DOCUMENTATION, EXAMPLES, RETURN; '
                                 'example: plugins/filter/embedding_models.yml)' % (src, kind, name, doc_path))
                 continue
-            doc = (yaml.safe_load(open(full)) or {}).get('DOCUMENTATION') or {}
+            try:
+                doc = (load_yaml(full) or {}).get('DOCUMENTATION') or {}
+            except yaml.YAMLError as exc:
+                problems.append('%s: not valid YAML: %s' % (doc_path, ' '.join(str(exc).split())))
+                continue
             if doc.get('name') != name:
                 problems.append('%s: DOCUMENTATION.name is %r, must be %r' % (doc_path, doc.get('name'), name))
 
@@ -91,18 +109,27 @@ def check(root):
             if not os.path.exists(os.path.join(root, 'roles', role, 'meta', 'argument_specs.yaml')):
                 problems.append('roles/%s: no meta/argument_specs.yml: document the role\'s variables there' % role)
             continue
-        specs = (yaml.safe_load(open(os.path.join(root, spec_path))) or {}).get('argument_specs') or {}
+        try:
+            specs = (load_yaml(os.path.join(root, spec_path)) or {}).get('argument_specs') or {}
+        except yaml.YAMLError as exc:
+            problems.append('%s: not valid YAML: %s' % (spec_path, ' '.join(str(exc).split())))
+            continue
         if 'main' not in specs:
             problems.append('%s: no "main" entry point' % spec_path)
         for entry, spec in specs.items():
             for item in templated((spec or {}).get('options'), entry):
                 problems.append('%s: %s: argument_specs defaults must be literal; drop the default and say in the '
-                                'description "Defaults to the value of C(<variable>)" (defaults/main.yml computes it)'
+                                'description "Defaults to the value of C(<variable>)" (defaults/main.yml computes it; '
+                                'python3 tools/docs/literal_defaults.py <file> does that)'
                                 % (spec_path, item))
 
     for path in sorted(glob.glob(os.path.join(root, 'plugins', 'modules', '*.py'))):
         rel = os.path.relpath(path, root)
-        doc = module_docs(path)
+        try:
+            doc = module_docs(path)
+        except (SyntaxError, yaml.YAMLError) as exc:
+            problems.append('%s: DOCUMENTATION cannot be read: %s' % (rel, ' '.join(str(exc).split())))
+            continue
         if not doc:
             problems.append('%s: no DOCUMENTATION' % rel)
             continue
