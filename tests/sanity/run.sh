@@ -140,7 +140,7 @@ for s in "${SERIES[@]}"; do
         || { cat "$WORK/$s.install.log" >&2; exit 1; }
     git -C "$dest" init -q
     pyver=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-    echo "==> [$s] ansible-test sanity ($("$venv/bin/ansible" --version | head -1 | sed 's/^ansible //'), python $pyver) in $dest"
+    echo "==> [$s] ansible-test sanity ($("$venv/bin/ansible" --version | sed -n '1s/^ansible //p'), python $pyver) in $dest"
     rc=0
     (cd "$dest" && PATH="$venv/bin:$PROJECT_BIN:$PATH" nice -n "${SANITY_NICE:-10}" \
         "$venv/bin/ansible-test" sanity --local --python "$pyver" --color no "$@") || rc=$?
