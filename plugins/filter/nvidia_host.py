@@ -53,7 +53,7 @@ class FilterModule(object):
             "containerd_config_version": _wrap(cc.config_version_for),
             "containerd_nvidia_dropin": _wrap(cc.nvidia_dropin),
             "containerd_runtime": _wrap(cc.runtime_from_config),
-            "containerd_imports": _wrap(cc.imports_of),
+            "containerd_config_imports": _wrap(cc.imports_of),
             "containerd_k3s_template": _wrap(cc.k3s_template),
             "containerd_runtime_paths": _wrap(cc.runtime_paths),
         }
