@@ -207,7 +207,7 @@ def installed_versions(workloads, images=('milvusdb/milvus',)):
         spec = ((w.get('spec') or {}).get('template') or {}).get('spec') or {}
         for c in (spec.get('containers') or []) + (spec.get('initContainers') or []):
             image = str(c.get('image') or '')
-            repo, _, tag = image.rpartition(':')
+            repo, dummy, tag = image.rpartition(':')
             if '/' in tag or not repo:
                 continue
             if any(repo == i or repo.endswith('/' + i) for i in images):

@@ -179,8 +179,8 @@ def validate_indexes(indexes, fields):
         if vector:
             metric = str(ix.get('metric_type') or '').upper()
             if metric not in METRIC_TYPES:
-                raise MilvusSchemaError('%s.metric_type must be one of %s (got %r)' % (where, ', '.join(METRIC_TYPES),
-                                                                                      ix.get('metric_type')))
+                raise MilvusSchemaError('%s.metric_type must be one of %s (got %r)'
+                                        % (where, ', '.join(METRIC_TYPES), ix.get('metric_type')))
             g['metric_type'] = metric
         params = ix.get('params') or {}
         if not isinstance(params, dict):

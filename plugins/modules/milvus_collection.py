@@ -124,7 +124,7 @@ attributes:
   diff_mode:
     support: full
 author:
-  - cnai.platform contributors
+  - cnai.platform contributors (!UNKNOWN)
 '''
 
 EXAMPLES = r'''

@@ -182,8 +182,8 @@ def test_recreate_drops_and_creates():
     ms.ensure(c, kb(768), DT)
     c.calls = []
     r = ms.ensure(c, kb(1024), DT, recreate=True)
-    assert r['changed'] and c.calls == [('drop', 'knowledge_base'), ('create', 'knowledge_base'),
-                                         ('load', 'knowledge_base')]
+    assert r['changed']
+    assert c.calls == [('drop', 'knowledge_base'), ('create', 'knowledge_base'), ('load', 'knowledge_base')]
     assert [f for f in r['actual']['fields'] if f['name'] == 'embedding'][0]['dim'] == 1024
 
 
