@@ -5,7 +5,7 @@
 #                          Application, project/allow-list/sync policy asserted (in make test)
 #   make gitops-argocd     opt-in: builds the Argo CD application controller + repo server (tools/argocd, cached by
 #                          version; cold build: see roles/gitops/README.md), runs them against the local testbed with
-#                          redis-server, and checks that Argo CD really syncs the tree (tests/gitops/argocd_sync.sh)
+#                          redis-server, and checks that Argo CD really syncs the tree (tests/gitops/argocd_sync.py)
 
 .PHONY: gitops molecule-gitops gitops-argocd argocd-build
 
@@ -19,6 +19,6 @@ argocd-build:
 	tools/argocd/build.sh
 
 gitops-argocd: venv testbed-build argocd-build
-	@t0=$$SECONDS; bash tests/gitops/argocd_sync.sh; echo "==> gitops-argocd: passed in $$((SECONDS - t0)) s"
+	@t0=$$SECONDS; $(BIN)/python tests/gitops/argocd_sync.py; echo "==> gitops-argocd: passed in $$((SECONDS - t0)) s"
 
 TEST_STAGES += molecule-gitops
