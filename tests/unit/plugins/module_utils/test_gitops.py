@@ -232,3 +232,60 @@ def test_credentials_reach_git_only_through_askpass(tree):
     assert env['CNAI_GIT_PASSWORD'] == 's3cret' and os.path.basename(env['GIT_ASKPASS']) == 'askpass'
     assert not os.path.exists(env['GIT_ASKPASS'])          # removed after the run
     assert 's3cret' not in (work / '.git' / 'config').read_text()
+
+
+# ------------------------------------------------------------------ build_tree (fake kustomize/helm runner)
+class _Proc(object):
+    def __init__(self, out):
+        self.returncode, self.stdout, self.stderr = 0, out, ''
+
+
+def _fake_runner(cmd, **kw):
+    import yaml
+    if cmd[1] == 'build':      # kustomize build <overlay>
+        return _Proc(yaml.safe_dump_all([dep('a'), scaled('a', 'a'),
+                                         {'apiVersion': 'v1', 'kind': 'Service',
+                                          'metadata': {'name': 'a', 'namespace': 'ai-inference-dev'}}]))
+    return _Proc(yaml.safe_dump_all([   # helm template
+        {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRole', 'metadata': {'name': 'keda'}},
+        dep('keda-operator', 'keda')]))
+
+
+@pytest.fixture
+def render(tmp_path):
+    root = tmp_path / 'render'
+    for env in ('dev', 'production'):
+        (root / 'vllm' / 'overlays' / env).mkdir(parents=True)
+        (root / 'vllm' / 'overlays' / env / 'kustomization.yaml').write_text('resources: [../../base]\n')
+    (root / 'helm').mkdir()
+    (root / 'helm' / 'keda.yaml').write_text(
+        'name: keda\nnamespace: keda\nchart: keda\nchart_version: 2.20.2\nrepo_url: https://kedacore.github.io/charts\n'
+        'values: {webhooks: {failurePolicy: Ignore}}\n')
+    return root
+
+
+def test_build_tree_writes_apps_and_bootstrap_and_is_stable(render):
+    kw = dict(namespaces=['ai-inference-*', 'keda'], runner=_fake_runner)
+    got = g.build_tree(str(render), 'dev', 'file:///r.git', **kw)
+    assert got['changed'] and got['components'] == ['vllm'] and got['releases'] == ['keda']
+    assert sorted(got['files']['changed']) == [
+        'apps/dev/keda-dev.yaml', 'apps/dev/vllm-dev.yaml', 'bootstrap/dev/application-cnai-platform-dev.yaml',
+        'bootstrap/dev/appproject-cnai-platform-root.yaml', 'bootstrap/dev/appproject-cnai-platform.yaml']
+    assert got['allowlists']['cluster'] == [{'group': '', 'kind': 'Namespace'},
+                                            {'group': 'rbac.authorization.k8s.io', 'kind': 'ClusterRole'}]
+    proj = got['projects'][1]
+    assert proj['spec']['sourceRepos'] == ['file:///r.git', 'https://kedacore.github.io/charts']
+    assert 'namespaceResourceWhitelist' not in proj['spec']
+    assert not g.build_tree(str(render), 'dev', 'file:///r.git', **kw)['changed']
+    # a stale Application (component gone) is removed
+    (render / 'apps' / 'dev' / 'old-dev.yaml').write_text('x')
+    assert g.build_tree(str(render), 'dev', 'file:///r.git', **kw)['files']['removed'] == ['apps/dev/old-dev.yaml']
+
+
+def test_build_tree_refuses_a_namespace_outside_the_project_and_writes_nothing(render):
+    with pytest.raises(g.GitOpsError, match='would not allow: keda'):
+        g.build_tree(str(render), 'dev', 'file:///r.git', namespaces=['ai-inference-*'], runner=_fake_runner)
+    assert not (render / 'apps').exists()
+    with pytest.raises(g.GitOpsError, match='no component with overlays/staging'):
+        (render / 'helm' / 'keda.yaml').unlink()
+        g.build_tree(str(render), 'staging', 'file:///r.git', namespaces=['*'], runner=_fake_runner)
