@@ -21,6 +21,7 @@ __metaclass__ = type
 import copy
 import fnmatch
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -283,11 +284,16 @@ def commit_message(status_lines, prefix='cnai.platform'):
         body.append('%s %s' % ({'??': 'A', 'A': 'A', 'D': 'D', 'R': 'R'}.get(code, code[0]), path))
         bits = path.split('/')
         top = bits[0]
-        if top in ('apps', 'bootstrap') and len(bits) > 2:
-            what = '%s/%s' % (top, bits[1])
-            top = bits[2].rsplit('.', 1)[0] if top == 'apps' else 'argocd'
-        elif top in ('helm', 'charts') and len(bits) > 1:
-            what, top = top, bits[1].rsplit('.', 1)[0]
+        if top == 'apps' and len(bits) > 2:          # apps/<env>/<component>-<env>.yaml
+            what, top = 'apps/%s' % bits[1], bits[2].rsplit('.', 1)[0]
+            if top.endswith('-' + bits[1]):
+                top = top[:-len(bits[1]) - 1]
+        elif top == 'bootstrap' and len(bits) > 2:
+            what, top = 'bootstrap/%s' % bits[1], 'argocd'
+        elif top == 'helm' and len(bits) > 1:        # helm/<release>.yaml
+            what, top = 'helm', bits[1].rsplit('.', 1)[0]
+        elif top == 'charts' and len(bits) > 1:      # charts/<chart>-<version>/...
+            what, top = 'charts', re.sub(r'-v?[0-9][0-9A-Za-z.+-]*$', '', bits[1])
         elif len(bits) > 2 and bits[1] == 'overlays':
             what = 'overlays/%s' % bits[2]
         elif len(bits) > 1:

@@ -172,39 +172,31 @@ def main():
                      all_synced, 900)
     log('first sync: %.0f s after the controller started; %s' % (time.time() - t, state))
 
-    # ---- a commit that changes a model's autoscaling bounds in the dev overlay
+    # ---- a commit that changes a model's autoscaling bounds (its replicas) in the dev overlay only
+    kustomize = os.path.join(BIN, 'kustomize-%s' % TB['KUSTOMIZE_VERSION'], 'kustomize')
+    built = [o for o in yaml.safe_load_all(run([kustomize, 'build', os.path.join(RENDER, 'vllm', 'overlays', ENV)]))
+             if o]
+    so = [o for o in built if o['kind'] == 'ScaledObject'][0]
+    so_name, lo, hi = so['metadata']['name'], so['spec']['minReplicaCount'], so['spec']['maxReplicaCount']
+    field, value = ('minReplicaCount', lo + 1) if lo < hi else ('maxReplicaCount', hi + 1)
     kz_path = os.path.join(RENDER, 'vllm', 'overlays', ENV, 'kustomization.yaml')
     kz = yaml.safe_load(open(kz_path))
-    target = None
-    for p in kz.get('patches') or []:
-        if (p.get('target') or {}).get('kind') == 'ScaledObject':
-            target = p
-            break
-    if target is None:
-        fail('the dev overlay has no ScaledObject patch to change: %s' % kz.get('patches'))
-    so_name = target['target']['name']
-    ops = yaml.safe_load(target['patch']) if isinstance(target['patch'], str) else target['patch']
-    new_max = None
-    for op in ops:
-        if op.get('path') == '/spec/maxReplicaCount':
-            new_max = int(op['value']) + 1
-            op['value'] = new_max
-    if new_max is None:
-        fail('no /spec/maxReplicaCount in the dev ScaledObject patch: %s' % ops)
-    target['patch'] = yaml.safe_dump(ops) if isinstance(target['patch'], str) else ops
+    kz.setdefault('patches', []).append({'target': {'kind': 'ScaledObject', 'name': so_name},
+                                         'patch': [{'op': 'replace', 'path': '/spec/' + field, 'value': value}]})
     with open(kz_path, 'w') as f:
         f.write(yaml.safe_dump(kz, sort_keys=False))
     run(['git', '-C', RENDER, 'add', '-A'])
     run(['git', '-C', RENDER, '-c', 'user.name=test', '-c', 'user.email=t@x', 'commit', '-q', '-m',
-         'vllm (overlays/dev): %s maxReplicaCount %d' % (so_name, new_max)])
+         'vllm (overlays/%s): %s %s %d' % (ENV, so_name, field, value)])
     run(['git', '-C', RENDER, 'push', '-q', 'origin', 'HEAD:refs/heads/main'])
     so_api = dyn.resources.get(api_version='keda.sh/v1alpha1', kind='ScaledObject')
     vllm_ns = 'ai-inference-%s' % ENV
 
     def so_applied():
-        so = so_api.get(name=so_name, namespace=vllm_ns).to_dict()
-        return so['spec'].get('maxReplicaCount') == new_max, so['spec'].get('maxReplicaCount')
-    wait_for('commit (ScaledObject %s maxReplicaCount -> %d) applied by Argo CD' % (so_name, new_max), so_applied, 300)
+        live = so_api.get(name=so_name, namespace=vllm_ns).to_dict()
+        return live['spec'].get(field) == value, live['spec'].get(field)
+    wait_for('commit (ScaledObject %s %s %s -> %d) applied by Argo CD' % (so_name, field, so['spec'][field], value),
+             so_applied, 300)
 
     # ---- self-heal: a hand edit of a Deployment is reverted
     dep = deps_api.get(namespace=vllm_ns).to_dict()['items'][0]
@@ -223,8 +215,7 @@ def main():
     wait_for('self-heal restored %s image %s' % (dname, image), healed, 180)
 
     # ---- direct vs GitOps: the same render, applied directly into another namespace
-    out = run([os.path.join(BIN, 'kustomize-%s' % TB['KUSTOMIZE_VERSION'], 'kustomize'), 'build',
-               os.path.join(RENDER, 'vllm', 'overlays', ENV)])
+    out = run([kustomize, 'build', os.path.join(RENDER, 'vllm', 'overlays', ENV)])
     objs = [o for o in yaml.safe_load_all(out) if o]
     core = client.CoreV1Api()
     try:

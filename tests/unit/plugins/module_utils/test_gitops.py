@@ -289,3 +289,10 @@ def test_build_tree_refuses_a_namespace_outside_the_project_and_writes_nothing(r
     with pytest.raises(g.GitOpsError, match='no component with overlays/staging'):
         (render / 'helm' / 'keda.yaml').unlink()
         g.build_tree(str(render), 'staging', 'file:///r.git', namespaces=['*'], runner=_fake_runner)
+
+
+def test_commit_message_groups_apps_and_charts_by_component():
+    msg = g.commit_message(['?? apps/dev/keda-dev.yaml', '?? charts/keda-2.20.2/Chart.yaml', '?? helm/keda.yaml',
+                            '?? bootstrap/dev/appproject-cnai-platform.yaml', '?? vllm/.cnai-render-owned.json'])
+    assert msg.splitlines()[0] == ('cnai.platform: update argocd (bootstrap/dev); keda (apps/dev, charts, helm); '
+                                   'vllm (tree)')
