@@ -85,7 +85,7 @@ def commit_tree(path, branch='main', remote_url=None, push=True, author_name='cn
         fresh = not os.path.isdir(os.path.join(path, '.git'))
         if fresh and check_mode:
             files = sorted('?? %s' % os.path.relpath(os.path.join(d, f), path)
-                           for d, _, fs in os.walk(path) for f in fs)
+                           for d, dummy, fs in os.walk(path) for f in fs)
             return {'changed': bool(files), 'committed': False, 'pushed': False, 'commit': None,
                     'message': commit_message(files, message_prefix), 'files': files}
         if fresh:

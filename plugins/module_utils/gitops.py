@@ -303,8 +303,8 @@ def commit_message(status_lines, prefix='cnai.platform'):
         parts.setdefault(top, set()).add(what)
     if not body:
         return None
-    subject = '%s: update %s' % (prefix, '; '.join('%s (%s)' % (c, ', '.join(sorted(w)))
-                                                    for c, w in sorted(parts.items())))
+    changed_parts = ['%s (%s)' % (c, ', '.join(sorted(w))) for c, w in sorted(parts.items())]
+    subject = '%s: update %s' % (prefix, '; '.join(changed_parts))
     if len(subject) > 200:
         subject = '%s: update %d components (%s)' % (prefix, len(parts), ', '.join(sorted(parts)))
     return subject + '\n\n' + '\n'.join(sorted(body)) + '\n'
@@ -393,8 +393,8 @@ def helm_template(binary, record, package=None, timeout=120, runner=None):
         except OSError as exc:
             raise GitOpsError('cannot run helm (%s): %s' % (binary, exc))
         if proc.returncode != 0:
-            raise GitOpsError('helm template %s failed (rc=%d): %s' % (record['name'], proc.returncode,
-                                                                      (proc.stderr or proc.stdout).strip()))
+            raise GitOpsError('helm template %s failed (rc=%d): %s'
+                              % (record['name'], proc.returncode, (proc.stderr or proc.stdout).strip()))
         return [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict) and d.get('kind')]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -438,7 +438,7 @@ def sync_files(root, files, managed_dirs, check_mode=False):
                     f.write(files[rel])
     for md in managed_dirs:
         top = os.path.join(root, md)
-        for d, _, fs in os.walk(top):
+        for d, dummy, fs in os.walk(top):
             for f in fs:
                 rel = os.path.relpath(os.path.join(d, f), root)
                 if rel not in files:

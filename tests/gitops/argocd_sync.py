@@ -95,6 +95,11 @@ def stop_all(*_):
             os.killpg(p.pid, signal.SIGKILL)
 
 
+def on_term(*dummy):
+    stop_all()
+    sys.exit(1)
+
+
 def run(argv, **kw):
     return subprocess.run(argv, check=True, universal_newlines=True, stdout=subprocess.PIPE, **kw).stdout
 
@@ -115,14 +120,14 @@ def main():
     if os.path.exists(TEST_DIR):
         shutil.rmtree(TEST_DIR)
     os.makedirs(LOGS)
-    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(1)))
+    signal.signal(signal.SIGTERM, on_term)
     if not shutil.which('redis-server'):
         fail('redis-server not found: apt-get install -y redis-server (Debian)')
     if not os.access(ARGOCD, os.X_OK):
         fail('%s missing: run tools/argocd/build.sh (make argocd-build)' % ARGOCD)
 
     log('setup playbook (GPU layer, render, record, role gitops)')
-    env = dict(os.environ, GITOPS_TEST_DIR=TEST_DIR)
+    env = dict(os.environ, GITOPS_TEST_DIR=TEST_DIR, CNAI_ROOT=ROOT)
     subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-i', 'inventories/local',
                     'tests/gitops/argocd_setup.yml'], cwd=ROOT, env=env, check=True,
                    stdout=open(os.path.join(LOGS, 'setup.log'), 'w'), stderr=subprocess.STDOUT)

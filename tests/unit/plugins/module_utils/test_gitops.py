@@ -200,14 +200,14 @@ def test_a_fresh_work_tree_takes_the_remote_head_as_parent(tree, tmp_path):
 
 
 def test_check_mode_on_a_fresh_directory_writes_nothing(tree):
-    work, _ = tree
+    work, dummy = tree
     got = gr.commit_tree(str(work), check_mode=True)
     assert got['changed'] and not os.path.exists(str(work / '.git'))
     assert '?? apps/dev/vllm.yaml' in got['files']
 
 
 def test_git_failure_and_timeout_are_reported(tree):
-    work, _ = tree
+    work, dummy = tree
     with pytest.raises(gr.GitError, match='ls-remote'):
         gr.commit_tree(str(work), 'main', 'file:///nonexistent/repo.git')
 
@@ -220,14 +220,15 @@ def test_git_failure_and_timeout_are_reported(tree):
 
 
 def test_credentials_reach_git_only_through_askpass(tree):
-    work, _ = tree
+    work, dummy = tree
     seen = []
 
     def runner(cmd, **kw):
         seen.append((cmd, kw['env']))
-        return subprocess.run(cmd, **kw)
+        kw.pop('check', None)
+        return subprocess.run(cmd, check=False, **kw)
     gr.commit_tree(str(work), runner=runner, username='u', password='s3cret')
-    assert all('s3cret' not in ' '.join(c) for c, _ in seen)
+    assert all('s3cret' not in ' '.join(c) for c, dummy in seen)
     env = seen[0][1]
     assert env['CNAI_GIT_PASSWORD'] == 's3cret' and os.path.basename(env['GIT_ASKPASS']) == 'askpass'
     assert not os.path.exists(env['GIT_ASKPASS'])          # removed after the run
