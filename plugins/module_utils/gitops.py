@@ -451,7 +451,7 @@ def sync_files(root, files, managed_dirs, check_mode=False):
 def build_tree(root, environment, repo_url, revision='main', argocd_namespace='argocd', project='cnai-platform',
                root_project_name='cnai-platform-root', namespaces=(), kustomize_binary='kustomize',
                helm_binary='helm', chart_dir=None, chart_source='repo', policy=None, create_namespace=True,
-               timeout=120, check_mode=False, runner=None):
+               timeout=120, check_mode=False, runner=None, server=IN_CLUSTER):
     """Everything module gitops_apps does: build each component's overlay, template each recorded chart,
     compute the project's allow-list, and write ``apps/<env>/``, ``bootstrap/<env>/`` (and ``charts/`` when
     charts come from Git). Returns the module's result."""
@@ -504,6 +504,12 @@ def build_tree(root, environment, repo_url, revision='main', argocd_namespace='a
                        {'cluster': allow['cluster'], 'namespaced': None})
     rproj = root_project(root_project_name, argocd_namespace, [repo_url])
     root_app = root_application(environment, repo_url, revision, argocd_namespace, root_project_name, policy)
+    if server != IN_CLUSTER:    # Argo CD runs elsewhere (a management cluster): every destination names this one
+        for obj in apps + [root_app]:
+            obj['spec']['destination']['server'] = server
+        for obj in (proj, rproj):
+            for d in obj['spec']['destinations']:
+                d['server'] = server
     for app in apps:
         files['apps/%s/%s.yaml' % (environment, app['metadata']['name'])] = dump(app)
     files['bootstrap/%s/appproject-%s.yaml' % (environment, project)] = dump(proj)

@@ -64,6 +64,13 @@ options:
     type: list
     elements: str
     required: true
+  destination_server:
+    description:
+      - The API server URL every Application and AppProject destination names. The default is the cluster Argo CD
+        runs in; another URL needs a cluster Secret in Argo CD (a management cluster, or Argo CD run outside the
+        cluster as the opt-in test does).
+    type: str
+    default: https://kubernetes.default.svc
   chart_source:
     description: C(repo) - Helm Applications pull the chart from its pinned repository; C(git) - from this repository.
     type: str
@@ -186,6 +193,7 @@ def main():
             project=dict(type='str', default='cnai-platform'),
             root_project=dict(type='str', default='cnai-platform-root'),
             namespaces=dict(type='list', elements='str', required=True),
+            destination_server=dict(type='str', default=gitops.IN_CLUSTER),
             chart_source=dict(type='str', choices=['repo', 'git'], default='repo'),
             chart_dir=dict(type='path'),
             kustomize_binary=dict(type='str', default='kustomize'),
@@ -203,7 +211,8 @@ def main():
             p['path'], p['environment'], p['repo_url'], p['revision'], p['argocd_namespace'], p['project'],
             p['root_project'], p['namespaces'], module.get_bin_path(p['kustomize_binary'], required=True),
             module.get_bin_path(p['helm_binary'], required=True), p['chart_dir'], p['chart_source'],
-            gitops.sync_policy(retry_limit=p['retry_limit']), True, max(1, p['timeout']), module.check_mode)
+            gitops.sync_policy(retry_limit=p['retry_limit']), True, max(1, p['timeout']), module.check_mode,
+            server=p['destination_server'])
     except gitops.GitOpsError as exc:
         module.fail_json(msg='gitops_apps: %s' % exc)
     module.exit_json(**result)

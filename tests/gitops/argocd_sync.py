@@ -117,20 +117,24 @@ def wait_for(what, pred, timeout):
 
 
 def main():
-    if os.path.exists(TEST_DIR):
+    # GITOPS_REUSE=1: keep the cluster and repository of the previous run's setup (iterating on the checks)
+    reuse = os.environ.get('GITOPS_REUSE') == '1' and os.path.isdir(os.path.join(RENDER, 'apps'))
+    if not reuse and os.path.exists(TEST_DIR):
         shutil.rmtree(TEST_DIR)
-    os.makedirs(LOGS)
+    if not os.path.isdir(LOGS):
+        os.makedirs(LOGS)
     signal.signal(signal.SIGTERM, on_term)
     if not shutil.which('redis-server'):
         fail('redis-server not found: apt-get install -y redis-server (Debian)')
     if not os.access(ARGOCD, os.X_OK):
         fail('%s missing: run tools/argocd/build.sh (make argocd-build)' % ARGOCD)
 
-    log('setup playbook (GPU layer, render, record, role gitops)')
-    env = dict(os.environ, GITOPS_TEST_DIR=TEST_DIR, CNAI_ROOT=ROOT)
-    subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-i', 'inventories/local',
-                    'tests/gitops/argocd_setup.yml'], cwd=ROOT, env=env, check=True,
-                   stdout=open(os.path.join(LOGS, 'setup.log'), 'w'), stderr=subprocess.STDOUT)
+    if not reuse:
+        log('setup playbook (GPU layer, render, record, role gitops)')
+        env = dict(os.environ, GITOPS_TEST_DIR=TEST_DIR, CNAI_ROOT=ROOT)
+        subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-i', 'inventories/local',
+                        'tests/gitops/argocd_setup.yml'], cwd=ROOT, env=env, check=True,
+                       stdout=open(os.path.join(LOGS, 'setup.log'), 'w'), stderr=subprocess.STDOUT)
     log('setup done; starting redis-server, repo server, application controller (Argo CD %s)'
         % AV['ARGOCD_VERSION'])
 
@@ -138,11 +142,17 @@ def main():
                             os.path.join(BIN, 'kustomize-%s' % TB['KUSTOMIZE_VERSION']), os.environ['PATH']])
     start('redis', ['redis-server', '--port', str(REDIS_PORT), '--bind', '127.0.0.1', '--save', '',
                     '--appendonly', 'no'])
-    common = {'PATH': path, 'ARGOCD_GNUPG_ENABLED': 'false', 'KUBECONFIG': KUBECONFIG,
-              'TMPDIR': os.path.join(TEST_DIR, 'tmp')}
-    os.makedirs(common['TMPDIR'])
+    # the paths a pod would mount under /app/config, here under the test directory; no GnuPG verification
+    app = os.path.join(TEST_DIR, 'app')
+    common = {'PATH': path, 'ARGOCD_GPG_ENABLED': 'false', 'KUBECONFIG': KUBECONFIG,
+              'TMPDIR': os.path.join(TEST_DIR, 'tmp'), 'ARGOCD_APP_CONF_PATH': app,
+              'ARGOCD_SSH_DATA_PATH': os.path.join(app, 'ssh'), 'ARGOCD_TLS_DATA_PATH': os.path.join(app, 'tls'),
+              'ARGOCD_GNUPGHOME': os.path.join(app, 'gpg'), 'ARGOCD_PLUGINSOCKFILEPATH': os.path.join(app, 'plugins')}
+    for d in ('TMPDIR', 'ARGOCD_SSH_DATA_PATH', 'ARGOCD_TLS_DATA_PATH', 'ARGOCD_GNUPGHOME', 'ARGOCD_PLUGINSOCKFILEPATH'):
+        if not os.path.isdir(common[d]):
+            os.makedirs(common[d])
     start('repo-server', [ARGOCD + '-repo-server', '--port', str(REPO_PORT), '--metrics-port', str(REPO_METRICS),
-                          '--disable-tls', '--redis', '127.0.0.1:%d' % REDIS_PORT, '--loglevel', 'info'],
+                          '--disable-tls', '--client-ca-path=', '--redis', '127.0.0.1:%d' % REDIS_PORT, '--loglevel', 'info'],
           common)
     start('application-controller', [
         ARGOCD + '-application-controller', '--kubeconfig', KUBECONFIG, '--namespace', NS,
