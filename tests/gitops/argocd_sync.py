@@ -138,7 +138,7 @@ def main():
     log('setup done; starting redis-server, repo server, application controller (Argo CD %s)'
         % AV['ARGOCD_VERSION'])
 
-    path = os.pathsep.join([os.path.dirname(os.path.join(BIN, 'helm-%s' % TB['HELM_VERSION'], 'helm')),
+    path = os.pathsep.join([os.path.dirname(ARGOCD), os.path.join(BIN, 'helm-%s' % TB['HELM_VERSION']),
                             os.path.join(BIN, 'kustomize-%s' % TB['KUSTOMIZE_VERSION']), os.environ['PATH']])
     start('redis', ['redis-server', '--port', str(REDIS_PORT), '--bind', '127.0.0.1', '--save', '',
                     '--appendonly', 'no'])
