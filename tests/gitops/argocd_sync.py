@@ -152,7 +152,8 @@ def main():
         if not os.path.isdir(common[d]):
             os.makedirs(common[d])
     start('repo-server', [ARGOCD + '-repo-server', '--port', str(REPO_PORT), '--metrics-port', str(REPO_METRICS),
-                          '--disable-tls', '--client-ca-path=', '--redis', '127.0.0.1:%d' % REDIS_PORT, '--loglevel', 'info'],
+                          '--disable-tls', '--client-ca-path=', '--revision-cache-expiration', '10s',
+                          '--redis', '127.0.0.1:%d' % REDIS_PORT, '--loglevel', 'info'],
           common)
     start('application-controller', [
         ARGOCD + '-application-controller', '--kubeconfig', KUBECONFIG, '--namespace', NS,
@@ -224,7 +225,8 @@ def main():
     kz_path = os.path.join(RENDER, 'vllm', 'overlays', ENV, 'kustomization.yaml')
     kz = yaml.safe_load(open(kz_path))
     kz.setdefault('patches', []).append({'target': {'kind': 'ScaledObject', 'name': so_name},
-                                         'patch': [{'op': 'replace', 'path': '/spec/' + field, 'value': value}]})
+                                         'patch': yaml.safe_dump([{'op': 'replace', 'path': '/spec/' + field,
+                                                                   'value': value}])})
     with open(kz_path, 'w') as f:
         f.write(yaml.safe_dump(kz, sort_keys=False))
     run(['git', '-C', RENDER, 'add', '-A'])
