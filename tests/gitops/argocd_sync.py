@@ -196,6 +196,8 @@ def main():
                 simulated.add((md['namespace'], md['name']))
                 log('simulated KEDA: ScaledObject %s/%s Ready=True (status only)' % (md['namespace'], md['name']))
 
+    head = run(['git', '--git-dir', REMOTE, 'rev-parse', 'main']).strip()
+
     def all_synced():
         simulate_keda_ready()
         state = {}
@@ -206,9 +208,11 @@ def main():
                 state[n] = 'missing (%s)' % exc.__class__.__name__
                 continue
             st = a.get('status') or {}
-            state[n] = '%s/%s %s' % ((st.get('sync') or {}).get('status'), (st.get('health') or {}).get('status'),
-                                     ((st.get('operationState') or {}).get('message') or '')[:300])
-        ok = all(v.startswith('Synced/Healthy') for v in state.values())
+            rev = (st.get('sync') or {}).get('revision') or ''
+            state[n] = '%s/%s@%s %s' % ((st.get('sync') or {}).get('status'), (st.get('health') or {}).get('status'),
+                                        rev[:7], ((st.get('operationState') or {}).get('message') or '')[:300])
+        # Synced to the head of the repository this run made (not a status left by an earlier run)
+        ok = all(v.startswith('Synced/Healthy@%s' % head[:7]) for v in state.values())
         return ok, state
     t = time.time()
     state = wait_for('root app + %d children Synced and Healthy (%s)' % (len(app_names), ', '.join(names)),
