@@ -129,6 +129,9 @@ def main():
     if not os.access(ARGOCD, os.X_OK):
         fail('%s missing: run tools/argocd/build.sh (make argocd-build)' % ARGOCD)
 
+    # the local testbed (a no-op when it is up)
+    subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'testbed', 'testbed.py'), 'up'], check=True,
+                   stdout=open(os.path.join(LOGS, 'testbed.log'), 'w'), stderr=subprocess.STDOUT)
     if not reuse:
         log('setup playbook (GPU layer, render, record, role gitops)')
         env = dict(os.environ, GITOPS_TEST_DIR=TEST_DIR, CNAI_ROOT=ROOT)
