@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnai.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""GPU Operator simulator for the local testbed (tools/testbed).
+"""GPU Operator simulator for the local testbed (tools/testbed); also runs the ECK simulator (eck_sim.py).
 
 Plays the parts of the NVIDIA GPU Operator that touch the Kubernetes API, for simulated GPU nodes
 (nodes labelled nvidia.com/gpu.present=true, GPU model given by the annotation
@@ -651,6 +651,8 @@ def build_parser():
     p.add_argument("--resync-seconds", type=int, default=30)
     p.add_argument("--log-file", default=env("GPU_SIM_LOG_FILE"))
     p.add_argument("--ready-file", default=None, help="written once the first node list succeeded")
+    p.add_argument("--no-eck-sim", action="store_true", default=env("GPU_SIM_NO_ECK_SIM", "") == "1",
+                   help="do not play the ECK operator for Elasticsearch resources (tools/testbed/eck_sim.py)")
     return p
 
 
@@ -666,6 +668,12 @@ def main(argv=None):
                   _CATALOG_IMPORT_ERROR)
         return 2
     sim = Simulator(args)
+    if not args.no_eck_sim:
+        # The ECK operator's API-facing part, in a thread of this process (same client, same stop event).
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import eck_sim  # pylint: disable=import-outside-toplevel
+        threading.Thread(target=eck_sim.EckSimulator(sim.api.api_client, sim.stop).run, name="eck-sim",
+                         daemon=True).start()
 
     def _stop(signum, _frame):
         LOG.info("signal %d: stopping", signum)
