@@ -724,3 +724,30 @@ def render(models, options=None):
     return {'resources': resources, 'overlays': overlays, 'config': configs, 'credentials': credentials,
             'routes': routes, 'namespaces': dict((env, opts['environments'][env]['namespace']) for env in envs),
             'embedding': per_env[envs[0]]['embedding']}
+
+
+def credentials_data(copies, secrets):
+    """The ``data`` of the credentials Secret from the stores' Secrets (k8s_info resources, base64 values kept
+    as read, never decoded), and a sentence per missing source: ``{data, missing}``."""
+    index = {}
+    for s in secrets or []:
+        meta = s.get('metadata') or {}
+        index[(meta.get('namespace'), meta.get('name'))] = s.get('data') or {}
+    data, missing = {}, []
+    for c in copies or []:
+        src = index.get((c['source_namespace'], c['source_secret']))
+        if src is None:
+            missing.append('Secret %s/%s does not exist (needed for %s)' % (c['source_namespace'], c['source_secret'],
+                                                                           c['key']))
+        elif c['source_key'] not in src:
+            missing.append('Secret %s/%s has no key %s (needed for %s)' % (c['source_namespace'], c['source_secret'],
+                                                                          c['source_key'], c['key']))
+        else:
+            data[c['key']] = src[c['source_key']]
+    return {'data': data, 'missing': sorted(set(missing))}
+
+
+def route_line(route):
+    """One line per route for the role's report: ``route qwen-chat (chat): qwen2.5-7b-instruct at <base-url>``."""
+    extra = ', dimension %s' % route['dimension'] if route.get('dimension') else ''
+    return 'route %s (%s): %s at %s%s' % (route['name'], route['kind'], route['model'], route['base-url'], extra)

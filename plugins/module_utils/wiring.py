@@ -222,13 +222,18 @@ def route_backends(routes):
 def check(config, deployment, services, secrets, routes=None):
     """The wiring of one workload. Returns ``{ok, problems, checked, external}``; ``problems`` lists one
     sentence per missing piece. ``secrets`` may be k8s_info Secrets or ``secret_keys()``'s result."""
+    problems, checked, external = [], [], []
     if not isinstance(deployment, dict) or not (deployment.get('metadata') or {}).get('name'):
-        raise WiringError('the Deployment to check is missing (is the gateway delivered?)')
+        # returned, not raised: the role calls this under no_log (Secrets are inputs), where an error is hidden
+        return {'ok': False, 'problems': ['the Deployment to check does not exist (is the workload delivered?)'],
+                'checked': [], 'external': []}
     namespace = deployment['metadata'].get('namespace')
     svc_index = _index_services(services)
     sec_index = secrets if isinstance(secrets, dict) else secret_keys(secrets)
-    refs = config_refs(config)
-    problems, checked, external = [], [], []
+    try:
+        refs = config_refs(config)
+    except WiringError as exc:
+        return {'ok': False, 'problems': [str(exc)], 'checked': [], 'external': []}
     for ep in refs['endpoints']:
         target = resolve_host(ep['host'], namespace)
         label = '%s -> %s:%s' % (ep['what'], ep['host'], ep['port'])
