@@ -82,7 +82,7 @@ DEFAULT_OPTIONS = {
     'milvus_enabled': True,
     'elasticsearch_enabled': True,
     'collection': 'knowledge_base',
-    'es_index': 'knowledge_base',
+    'es_index': '',                  # empty: the elasticsearch role's index (elasticsearch_endpoint.index)
     'es_user': 'ai-gateway',
     'credentials_secret': CREDENTIALS_SECRET,
     # OpenTelemetry: the observability role's collector (release otel-collector, OTLP HTTP 4318)
@@ -302,7 +302,7 @@ def milvus_endpoint(namespace, given=None):
 def elasticsearch_endpoint(namespace, given=None, user='ai-gateway'):
     """The elasticsearch role's ``elasticsearch_endpoint`` for a RAG namespace (same rule as milvus)."""
     ep = {'namespace': namespace, 'service': 'rag-es-http', 'port': 9200, 'user': user,
-          'secret': {'name': 'rag-es-user-%s' % user, 'key': 'password'},
+          'secret': {'name': 'rag-es-gateway-user', 'key': 'password'}, 'index': 'rag-knowledge-base',
           'ca_secret': {'name': 'rag-es-http-certs-public', 'key': 'ca.crt'}}
     given = given or {}
     if not isinstance(given, dict):
@@ -439,8 +439,10 @@ def env_config(models, env, opts):
                                    'restclient': {'ssl': {'bundle': 'elasticsearch'}}}
         spring['ssl'] = {'bundle': {'pem': {'elasticsearch': {'truststore': {
             'certificate': 'file:%s/certs/%s' % (CONFIG_MOUNT, CA_KEY)}}}}}
-        vectorstore['elasticsearch'] = {'index-name': opts['es_index'], 'initialize-schema': False,
-                                        'similarity': 'cosine'}
+        index = opts['es_index'] or es['index']
+        vectorstore['elasticsearch'] = {'index-name': index, 'initialize-schema': False, 'similarity': 'cosine'}
+        if es.get('vector_field'):
+            vectorstore['elasticsearch']['embedding-field-name'] = es['vector_field']
         if embedding:
             vectorstore['elasticsearch']['dimensions'] = embedding['dimension']
         credentials += [
@@ -448,7 +450,7 @@ def env_config(models, env, opts):
              'source_secret': es['secret']['name'], 'source_key': es['secret']['key']},
             {'env': None, 'key': CA_KEY, 'source_namespace': es['namespace'],
              'source_secret': es['ca_secret']['name'], 'source_key': es['ca_secret']['key']}]
-        cnai['elasticsearch'] = {'url': es['url'], 'index': opts['es_index']}
+        cnai['elasticsearch'] = {'url': es['url'], 'index': index}
     if vectorstore:
         spring['ai']['vectorstore'] = vectorstore
     for c in credentials:

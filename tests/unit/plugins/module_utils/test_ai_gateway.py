@@ -79,7 +79,7 @@ def test_credentials_only_through_secret_refs(rendered):
     assert [(c['source_namespace'], c['source_secret'], c['source_key'], c['key']) for c in copies] == [
         ('ai-rag-dev', 'milvus-credentials', 'username', 'milvus-username'),
         ('ai-rag-dev', 'milvus-credentials', 'password', 'milvus-password'),
-        ('ai-rag-dev', 'rag-es-user-ai-gateway', 'password', 'elasticsearch-password'),
+        ('ai-rag-dev', 'rag-es-gateway-user', 'password', 'elasticsearch-password'),
         ('ai-rag-dev', 'rag-es-http-certs-public', 'ca.crt', 'elasticsearch-ca.crt')]
     assert all(c['namespace'] == 'ai-app-dev' and c['secret'] == 'ai-gateway-credentials' for c in copies)
 
@@ -123,12 +123,16 @@ def test_store_endpoints_from_facts_and_computed(rendered):
                                 'secret': {'name': 'm-creds', 'username_key': 'u', 'password_key': 'p'}}},
              'elasticsearch': {'dev': {'namespace': 'ai-rag-dev', 'service': 'rag-es-http', 'port': 9200,
                                        'url': 'https://rag-es-http.ai-rag-dev.svc:9200', 'user': 'gw',
-                                       'secret': {'name': 'rag-gw-user', 'key': 'gw'},
+                                       'secret': {'name': 'rag-gw-user', 'key': 'gw'}, 'index': 'idx',
+                                       'vector_field': 'vec',
                                        'ca_secret': {'name': 'rag-es-http-certs-public', 'key': 'ca.crt'}}}}
     r = ag.render(MODELS, dict(facts, image=IMAGE))
     app = _app(r, 'dev')
     assert app['spring']['ai']['vectorstore']['milvus']['client']['port'] == 19531
     assert app['spring']['elasticsearch']['username'] == 'gw'
+    es = app['spring']['ai']['vectorstore']['elasticsearch']
+    assert (es['index-name'], es['embedding-field-name']) == ('idx', 'vec')
+    assert _app(r, 'staging')['spring']['ai']['vectorstore']['elasticsearch']['index-name'] == 'rag-knowledge-base'
     assert [(c['source_secret'], c['source_key']) for c in r['credentials']['dev']] == [
         ('m-creds', 'u'), ('m-creds', 'p'), ('rag-gw-user', 'gw'), ('rag-es-http-certs-public', 'ca.crt')]
     # the facts are for dev only: staging keeps the computed names
@@ -235,8 +239,8 @@ def test_credentials_data():
     out = ag.credentials_data(copies, secrets)
     assert out['data'] == {'milvus-username': b64, 'milvus-password': b64}
     assert out['missing'] == [
-        'Secret ai-rag-dev/rag-es-http-certs-public has no key ca.crt (needed for elasticsearch-ca.crt)',
-        'Secret ai-rag-dev/rag-es-user-ai-gateway does not exist (needed for elasticsearch-password)']
+        'Secret ai-rag-dev/rag-es-gateway-user does not exist (needed for elasticsearch-password)',
+        'Secret ai-rag-dev/rag-es-http-certs-public has no key ca.crt (needed for elasticsearch-ca.crt)']
 
 
 @pytest.mark.parametrize('options, message', [
