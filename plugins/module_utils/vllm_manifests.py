@@ -83,6 +83,14 @@ DEFAULT_OPTIONS = {
                      'production': {'namespace': 'ai-inference'}},
     'part_of': 'cnai-platform',
     'version_label': '',
+    # NetworkPolicy (issue 9): ingress to the vLLM pods only from the AI gateway's pods (the gateway namespace
+    # of the same environment) and from the monitoring namespace, on the serving port
+    'network_policy': False,
+    'gateway_environments': {'dev': {'namespace': 'ai-app-dev'},
+                             'staging': {'namespace': 'ai-app-staging'},
+                             'production': {'namespace': 'ai-app'}},
+    'gateway_pod_labels': {'app.kubernetes.io/name': 'ai-gateway'},
+    'monitoring_namespace': 'monitoring',
 }
 
 
@@ -218,6 +226,18 @@ def normalize_options(options):
                                 % (opts['cache_size'],))
     _int(opts['startup_timeout'], 'vllm_startup_timeout', 60)
     _int(opts['port'], 'vllm_port', 1)
+    if opts['network_policy']:
+        gws = opts['gateway_environments']
+        for env in envs:
+            ns = ((gws or {}).get(env) or {}).get('namespace') if isinstance(gws, dict) else None
+            if not isinstance(ns, str) or not _DNS_LABEL.match(ns):
+                raise VllmManifestError('vllm_gateway_environments.%s.namespace must name the AI gateway\'s '
+                                        'namespace of environment %s (a DNS label), got %r' % (env, env, ns))
+        if not _DNS_LABEL.match(str(opts['monitoring_namespace'])):
+            raise VllmManifestError('vllm_monitoring_namespace must be a namespace name, got %r'
+                                    % (opts['monitoring_namespace'],))
+        if not isinstance(opts['gateway_pod_labels'], dict) or not opts['gateway_pod_labels']:
+            raise VllmManifestError('vllm_gateway_pod_labels must be a non-empty mapping of labels')
     return opts
 
 
@@ -542,6 +562,27 @@ def model_objects(model, sizing, opts):
     return objs
 
 
+def _ns_peer(namespace):
+    return {'namespaceSelector': {'matchLabels': {'kubernetes.io/metadata.name': namespace}}}
+
+
+def network_policy(opts, gateway_namespace):
+    """Ingress to every vLLM pod of the namespace: from the gateway's pods (its namespace) and from the
+    monitoring namespace (Prometheus scrapes /metrics on the same port), nothing else."""
+    port = int(opts['port'])
+    gateway = _ns_peer(gateway_namespace)
+    gateway['podSelector'] = {'matchLabels': dict(opts['gateway_pod_labels'])}
+    meta = {'name': 'vllm-ingress', 'namespace': opts['namespace'],
+            'labels': {'app.kubernetes.io/name': 'vllm', 'app.kubernetes.io/component': 'inference-engine',
+                       'app.kubernetes.io/managed-by': 'cnai.platform', 'app.kubernetes.io/part-of': opts['part_of']}}
+    return {'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': meta,
+            'spec': {'podSelector': {'matchLabels': {'app.kubernetes.io/name': 'vllm'}},
+                     'policyTypes': ['Ingress'],
+                     'ingress': [{'from': [gateway], 'ports': [{'port': port, 'protocol': 'TCP'}]},
+                                 {'from': [_ns_peer(opts['monitoring_namespace'])],
+                                  'ports': [{'port': port, 'protocol': 'TCP'}]}]}}
+
+
 def _overlays(groups, models_by_name, opts):
     overlays = {}
     for env in sorted(opts['environments']):
@@ -572,6 +613,9 @@ def _overlays(groups, models_by_name, opts):
         overlay = {'namespace': ns, 'labels': {'cnai.platform/environment': env}}
         if patches:
             overlay['patches'] = patches
+        if opts['network_policy']:
+            # the gateway's namespace differs per environment: the policy lives in the overlay
+            overlay['resources'] = [network_policy(opts, opts['gateway_environments'][env]['namespace'])]
         if cap is not None and opts['autoscaler'] == 'none':
             overlay['replicas'] = [{'name': g['name'], 'count': min(g['max'], int(cap))} for g in groups]
         overlays[env] = overlay

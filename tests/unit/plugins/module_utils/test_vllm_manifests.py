@@ -370,3 +370,31 @@ def test_sizing_values_win(plan):
     a = _objs(r, 'Deployment')['qwen-chat']['spec']['template']['spec']['containers'][0]['args']
     assert _arg(a, '--max-model-len') == '4096' and _arg(a, '--max-num-seqs') == '16'
     assert _arg(a, '--kv-cache-dtype') == 'fp8'
+
+
+def test_network_policy_per_environment(plan):
+    """Issue 9: ingress to vLLM only from the gateway's pods of the same environment and from monitoring."""
+    r = vm.render(MODELS, SIZING, plan['assignments'], PRODUCTS, {'network_policy': True})
+    assert not [o for o in r['resources'] if o['kind'] == 'NetworkPolicy']
+    for env, gw_ns in (('dev', 'ai-app-dev'), ('staging', 'ai-app-staging'), ('production', 'ai-app')):
+        pols = r['overlays'][env]['resources']
+        assert [p['kind'] for p in pols] == ['NetworkPolicy']
+        spec = pols[0]['spec']
+        assert spec['podSelector'] == {'matchLabels': {'app.kubernetes.io/name': 'vllm'}}
+        assert spec['policyTypes'] == ['Ingress']
+        gateway, monitoring = spec['ingress']
+        assert gateway['from'] == [{'namespaceSelector': {'matchLabels': {'kubernetes.io/metadata.name': gw_ns}},
+                                    'podSelector': {'matchLabels': {'app.kubernetes.io/name': 'ai-gateway'}}}]
+        assert monitoring['from'] == [{'namespaceSelector': {'matchLabels': {
+            'kubernetes.io/metadata.name': 'monitoring'}}}]
+        assert gateway['ports'] == monitoring['ports'] == [{'port': 8000, 'protocol': 'TCP'}]
+    # off by default in the pure renderer (the role turns it on with vllm_network_policy)
+    r = vm.render(MODELS, SIZING, plan['assignments'], PRODUCTS, {})
+    assert all('resources' not in ov for ov in r['overlays'].values())
+
+
+def test_network_policy_needs_gateway_namespace_per_environment(plan):
+    with pytest.raises(vm.VllmManifestError, match=r'vllm_gateway_environments\.staging\.namespace'):
+        vm.render(MODELS, SIZING, plan['assignments'], PRODUCTS,
+                  {'network_policy': True, 'gateway_environments': {'dev': {'namespace': 'a'},
+                                                                    'production': {'namespace': 'b'}}})
