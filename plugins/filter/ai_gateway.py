@@ -44,4 +44,5 @@ class FilterModule(object):
             'ai_gateway_credentials': ai_gateway_credentials,
             'ai_gateway_wiring': ai_gateway_wiring,
             'ai_gateway_route_line': ag.route_line,
+            'ai_gateway_status_lines': ag.status_lines,
         }

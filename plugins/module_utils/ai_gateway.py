@@ -518,6 +518,7 @@ def deployment(opts, env_vars):
     port = opts['port']
     probe = {'httpGet': {'path': '/actuator/health/liveness', 'port': 'http'}}
     ready = {'httpGet': {'path': '/actuator/health/readiness', 'port': 'http'}}
+    startup_failures = max(1, -(-_int(opts['startup_seconds'], 'ai_gateway_startup_seconds', 10) // 5))
     env = list(env_vars) + [{'name': 'JAVA_TOOL_OPTIONS', 'value': str(opts['java_tool_options'])}]
     known = set(e['name'] for e in env)
     env += [{'name': str(k), 'value': str(v)} for k, v in sorted(opts['extra_env'].items()) if k not in known]
@@ -537,9 +538,7 @@ def deployment(opts, env_vars):
         'ports': [{'name': 'http', 'containerPort': port, 'protocol': 'TCP'}],
         'resources': {'requests': {'cpu': str(opts['cpu_request']), 'memory': str(opts['memory_request'])},
                       'limits': {'memory': str(opts['memory_limit'])}},
-        'startupProbe': dict(probe, periodSeconds=5, timeoutSeconds=3,
-                             failureThreshold=max(1, -(-_int(opts['startup_seconds'], 'ai_gateway_startup_seconds',
-                                                              10) // 5))),
+        'startupProbe': dict(probe, periodSeconds=5, timeoutSeconds=3, failureThreshold=startup_failures),
         'livenessProbe': dict(probe, periodSeconds=10, timeoutSeconds=3, failureThreshold=3),
         'readinessProbe': dict(ready, periodSeconds=5, timeoutSeconds=3, failureThreshold=3),
         'securityContext': {'allowPrivilegeEscalation': False, 'capabilities': {'drop': ['ALL']},
@@ -739,11 +738,11 @@ def credentials_data(copies, secrets):
     for c in copies or []:
         src = index.get((c['source_namespace'], c['source_secret']))
         if src is None:
-            missing.append('Secret %s/%s does not exist (needed for %s)' % (c['source_namespace'], c['source_secret'],
-                                                                           c['key']))
+            missing.append('Secret %s/%s does not exist (needed for %s)'
+                           % (c['source_namespace'], c['source_secret'], c['key']))
         elif c['source_key'] not in src:
-            missing.append('Secret %s/%s has no key %s (needed for %s)' % (c['source_namespace'], c['source_secret'],
-                                                                          c['source_key'], c['key']))
+            missing.append('Secret %s/%s has no key %s (needed for %s)'
+                           % (c['source_namespace'], c['source_secret'], c['source_key'], c['key']))
         else:
             data[c['key']] = src[c['source_key']]
     return {'data': data, 'missing': sorted(set(missing))}
@@ -753,3 +752,39 @@ def route_line(route):
     """One line per route for the role's report: ``route qwen-chat (chat): qwen2.5-7b-instruct at <base-url>``."""
     extra = ', dimension %s' % route['dimension'] if route.get('dimension') else ''
     return 'route %s (%s): %s at %s%s' % (route['name'], route['kind'], route['model'], route['base-url'], extra)
+
+
+def _ready(obj):
+    st, spec = obj.get('status') or {}, obj.get('spec') or {}
+    return '%s/%s' % (st.get('readyReplicas', 0), spec.get('replicas', 1))
+
+
+def status_lines(configmaps, milvus_workloads=None, elasticsearches=None):
+    """What the RAG layer runs, read from the cluster, one line each: the Milvus workloads (ready/desired), the
+    Elasticsearch resources (ECK's health, nodes, version), then the routes of every gateway's live configuration
+    (its ConfigMap's application.yaml). For ``services_status.yml`` and ``make demo``."""
+    lines = []
+    for d in milvus_workloads or []:
+        m = d.get('metadata') or {}
+        lines.append('milvus %s/%s: ready %s' % (m.get('namespace'), m.get('name'), _ready(d)))
+    for es in elasticsearches or []:
+        m, st = es.get('metadata') or {}, es.get('status') or {}
+        lines.append('elasticsearch %s/%s: health %s, %s node(s) available, version %s'
+                     % (m.get('namespace'), m.get('name'), st.get('health', 'unknown'), st.get('availableNodes', 0),
+                        st.get('version') or (es.get('spec') or {}).get('version', '?')))
+    for cm in configmaps or []:
+        m = cm.get('metadata') or {}
+        try:
+            import yaml   # pylint: disable=import-outside-toplevel  # PyYAML ships with ansible-core
+            gw = ((yaml.safe_load((cm.get('data') or {}).get('application.yaml') or '') or {}).get('cnai') or {}).get('gateway') or {}
+        except Exception as exc:  # pylint: disable=broad-except  # a hand-edited ConfigMap: say so, do not fail
+            lines.append('gateway %s/%s: application.yaml unreadable (%s)' % (m.get('namespace'), m.get('name'), exc))
+            continue
+        for route in gw.get('routes') or []:
+            lines.append('gateway %s: %s' % (m.get('namespace'), route_line(route)))
+        for store in ('milvus', 'elasticsearch'):
+            s = gw.get(store) or {}
+            if s:
+                where = s.get('url') or '%s:%s' % (s.get('host'), s.get('port'))
+                lines.append('gateway %s: %s at %s' % (m.get('namespace'), store, where))
+    return lines

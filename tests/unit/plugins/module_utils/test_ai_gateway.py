@@ -278,9 +278,29 @@ def test_bad_models():
 
 def test_filters():
     f = FilterModule().filters()
-    assert set(f) == {'ai_gateway_manifests', 'ai_gateway_credentials', 'ai_gateway_wiring', 'ai_gateway_route_line'}
+    assert set(f) == {'ai_gateway_manifests', 'ai_gateway_credentials', 'ai_gateway_wiring', 'ai_gateway_route_line',
+                      'ai_gateway_status_lines'}
     with pytest.raises(AnsibleFilterError, match='^ai_gateway: ai_gateway_spring_ai_major'):
         f['ai_gateway_manifests'](MODELS, {'image': IMAGE, 'spring_ai_major': 0})
     r = f['ai_gateway_manifests'](MODELS, {'image': IMAGE})
     assert f['ai_gateway_route_line'](r['routes']['dev'][3]) == \
         'route bge-m3 (embedding): bge-m3 at http://bge-m3.ai-inference-dev.svc:8000, dimension 1024'
+
+
+def test_status_lines_from_live_objects():
+    cm = {'metadata': {'namespace': 'ai-app-dev', 'name': 'ai-gateway-config'},
+          'data': {'application.yaml': 'cnai:\n  gateway:\n    routes:\n'
+                   '    - {name: chat, kind: chat, model: m, base-url: "http://chat.ns.svc:8000"}\n'
+                   '    milvus: {host: milvus.ai-rag-dev.svc, port: 19530}\n'}}
+    bad = {'metadata': {'namespace': 'x', 'name': 'y'}, 'data': {'application.yaml': 'a: [unclosed'}}
+    milvus = [{'metadata': {'namespace': 'ai-rag-dev', 'name': 'milvus-standalone'},
+               'spec': {'replicas': 1}, 'status': {'readyReplicas': 1}}]
+    es = [{'metadata': {'namespace': 'ai-rag-dev', 'name': 'rag'}, 'spec': {'version': '9.5.0'},
+           'status': {'health': 'green', 'availableNodes': 1}}]
+    lines = ag.status_lines([cm, bad], milvus, es)
+    assert lines[:2] == ['milvus ai-rag-dev/milvus-standalone: ready 1/1',
+                         'elasticsearch ai-rag-dev/rag: health green, 1 node(s) available, version 9.5.0']
+    assert 'gateway ai-app-dev: route chat (chat): m at http://chat.ns.svc:8000' in lines
+    assert 'gateway ai-app-dev: milvus at milvus.ai-rag-dev.svc:19530' in lines
+    assert any(line.startswith('gateway x/y: application.yaml unreadable') for line in lines)
+    assert ag.status_lines([]) == []
