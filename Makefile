@@ -51,13 +51,16 @@ demo: venv up
 	$(BIN)/ansible-playbook playbooks/site.yml
 	@echo "==> 3. the cluster now: MIG config and state per node, allocatable GPU resources"
 	@$(TESTBED) status | sed -n '/^NODE/,$$p'
-	@echo "==> 4. the served models: replicas, GPU resource, nodes and GPU product, autoscaling bounds"
+	@echo "==> 4. the served models (replicas, GPU resource, nodes and GPU product, autoscaling bounds), the RAG stores"
+	@echo "       and the AI gateway's routes, generated from cnai_models and the stores (no container runs here: the"
+	@echo "       testbed's simulators play the GPU Operator and ECK; Milvus and vLLM pods are scheduled, not started)"
 	@$(BIN)/ansible-playbook playbooks/services_status.yml -e services_status_file=$(CURDIR)/.cache/services-status.txt > .cache/services-status.log
 	@cat .cache/services-status.txt
 	@echo
 	@echo "Where to look:"
-	@echo "  .cache/plan/report.txt, mig-config.yaml, plan.yaml   the plan (what runs where, per GPU)"
-	@echo "  .cache/render/vllm/{base,overlays/<env>}              the vLLM manifests (kustomize build overlays/production)"
+	@echo "  .cache/plan/report.html (open it), report.txt, mig-config.yaml, plan.yaml   the plan (what runs where, per GPU)"
+	@echo "  .cache/validate/report.json                          what is deployed and healthy, per layer"
+	@echo "  .cache/render/<component>/{base,overlays/<env>}       vllm, milvus, elasticsearch, ai_gateway (kustomize build)"
 	@echo "  KUBECONFIG=$(CURDIR)/.cache/testbed/kubeconfig        the local cluster (make status)"
 	@echo "  make down                                             stop it"
 
