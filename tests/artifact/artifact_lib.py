@@ -73,6 +73,10 @@ class Artifact(object):
         env['ANSIBLE_NOCOLOR'] = '1'
         env['ANSIBLE_FORCE_COLOR'] = '0'
         env['ANSIBLE_RETRY_FILES_ENABLED'] = '0'
+        # The tests run as root, which writes through the read-only bits: Python would leave bytecode caches
+        # (plugins/filter/__pycache__, as for any collection's filter plugins) that a read-only install (an EE
+        # image, a non-root user) goes without. Without this the check below would see them as modifications.
+        env['PYTHONDONTWRITEBYTECODE'] = '1'
         return env
 
     def run(self, args, cwd, extra_path='', check=True, timeout=300):

@@ -92,7 +92,10 @@ def _write_project(project):
 
 
 def _assert_unchanged(artifact):
-    assert tree_digest(artifact.installed) == artifact.digest, 'the installed collection was modified'
+    digest, files = tree_digest(artifact.installed)
+    before = set(artifact.digest[1])
+    assert (digest, files) == artifact.digest, 'the installed collection was modified: added %s, removed %s' % (
+        sorted(set(files) - before)[:20], sorted(before - set(files))[:20])
     proc = artifact.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'verify', '--offline',
                          '-p', artifact.collections, 'cnai.platform'], cwd=artifact.base)
     assert 'Successfully verified that checksums for \'cnai.platform' in proc.stdout, proc.stdout
