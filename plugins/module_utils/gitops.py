@@ -32,6 +32,17 @@ try:
 except ImportError:  # reported by the module
     yaml = None
 
+
+if yaml is not None:
+    class _ManifestLoader(yaml.SafeLoader):
+        """SafeLoader that reads a plain ``=`` as the string it is in Kubernetes manifests.
+
+        YAML 1.1 resolves a plain ``=`` to tag:yaml.org,2002:value, which SafeLoader cannot construct; charts
+        have it (kube-prometheus-stack's AlertmanagerConfig CRD: matchType enum ``- =``).
+        """
+
+    _ManifestLoader.add_constructor('tag:yaml.org,2002:value', yaml.SafeLoader.construct_yaml_str)
+
 ARGOCD_GROUP = 'argoproj.io'
 IN_CLUSTER = 'https://kubernetes.default.svc'
 
@@ -395,7 +406,7 @@ def helm_template(binary, record, package=None, timeout=120, runner=None):
         if proc.returncode != 0:
             raise GitOpsError('helm template %s failed (rc=%d): %s'
                               % (record['name'], proc.returncode, (proc.stderr or proc.stdout).strip()))
-        return [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict) and d.get('kind')]
+        return [d for d in yaml.load_all(proc.stdout, Loader=_ManifestLoader) if isinstance(d, dict) and d.get('kind')]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

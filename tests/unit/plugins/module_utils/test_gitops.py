@@ -77,6 +77,13 @@ def test_ignore_differences_cover_every_autoscaled_workload_and_nothing_else():
                                'spec': {}}])
 
 
+def test_chart_manifests_read_a_plain_equals_sign_as_a_string():
+    # kube-prometheus-stack's AlertmanagerConfig CRD has matchType enum "- =" (YAML 1.1 value tag).
+    import yaml
+    docs = list(yaml.load_all('kind: X\nenum:\n- =\n- "!="\n- =~\n', Loader=g._ManifestLoader))
+    assert docs == [{'kind': 'X', 'enum': ['=', '!=', '=~']}]
+
+
 def test_kustomize_application_shape():
     pol = g.sync_policy()
     app = g.kustomize_application('vllm', 'dev', TREE[:5], 'file:///r.git', 'main', 'argocd', 'cnai-platform', pol)
