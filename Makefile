@@ -83,8 +83,21 @@ bench: venv
 TEST_STAGES :=
 -include $(sort $(wildcard mk/*.mk))
 
-test: unit sanity lint $(TEST_STAGES) e2e
-	@echo "==> make test: all stages passed"
+# The stages run one after another, each timed; the table (also in .cache/test-times.txt) shows where CI time goes.
+TEST_ALL = unit sanity lint $(TEST_STAGES) e2e
+
+test: venv
+	@mkdir -p .cache; : > .cache/test-times.txt; t_all=$$SECONDS; \
+	for s in $(TEST_ALL); do \
+	  t0=$$SECONDS; \
+	  if ! $(MAKE) --no-print-directory $$s; then \
+	    printf '%-24s FAILED after %d s\n' $$s $$((SECONDS - t0)) >> .cache/test-times.txt; \
+	    echo "==> make test: stage $$s failed; stage times:"; cat .cache/test-times.txt; exit 1; \
+	  fi; \
+	  printf '%-24s %5d s\n' $$s $$((SECONDS - t0)) >> .cache/test-times.txt; \
+	done; \
+	printf '%-24s %5d s\n' total $$((SECONDS - t_all)) >> .cache/test-times.txt; \
+	echo "==> make test: all stages passed; stage times:"; cat .cache/test-times.txt
 
 # End to end: site.yml twice on the embedded default; the second run must change nothing.
 e2e: venv up

@@ -28,9 +28,14 @@ report-plan: venv chromium
 	@t0=$$SECONDS; $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_plan_report.py tests/report/test_plan_report_browser.py; \
 	  echo "==> report-plan: passed in $$((SECONDS - t0)) s (screenshot: .cache/test-artifacts/plan-report.png)"
 
-report-validate: venv testbed-build up
+# Uses a running testbed, or starts one and stops it afterwards (TESTBED_KEEP=1 keeps it): what it deploys
+# must not stay behind for the next stage (molecule vllm counts GPU capacity on the same nodes).
+report-validate: venv testbed-build
 	@echo "==> report: validate.yml on the local testbed (run report content, unhealthy model -> non-zero exit)"
-	@t0=$$SECONDS; PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_playbook.py; \
-	  echo "==> report-validate: passed in $$((SECONDS - t0)) s"
+	@t0=$$SECONDS; started=0; \
+	if ! $(TESTBED) status >/dev/null 2>&1; then $(TESTBED) up && started=1 || exit 1; fi; \
+	rc=0; PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_playbook.py || rc=$$?; \
+	if [ $$started = 1 ] && [ "$${TESTBED_KEEP:-0}" != 1 ]; then $(TESTBED) down >/dev/null; echo "==> report: stopped the testbed it started"; fi; \
+	[ $$rc = 0 ] && echo "==> report-validate: passed in $$((SECONDS - t0)) s"; exit $$rc
 
 TEST_STAGES += report-plan report-validate
