@@ -35,6 +35,7 @@ import hashlib
 import json
 import re
 
+from ansible_collections.cnai.platform.plugins.module_utils import inputs
 from ansible_collections.cnai.platform.plugins.module_utils import model_sizing as ms
 from ansible_collections.cnai.platform.plugins.module_utils import vllm_manifests as vm
 
@@ -133,19 +134,7 @@ class AiGatewayError(Exception):
 
 
 def _int(value, what, minimum=None, maximum=None):
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        n = int(value)
-        if float(value) != n:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise AiGatewayError('%s must be an integer, got %r' % (what, value))
-    if minimum is not None and n < minimum:
-        raise AiGatewayError('%s must be >= %d, got %d' % (what, minimum, n))
-    if maximum is not None and n > maximum:
-        raise AiGatewayError('%s must be <= %d, got %d' % (what, maximum, n))
-    return n
+    return inputs.integer(value, what, minimum, maximum, error=AiGatewayError)
 
 
 def _envs(value, what):

@@ -31,6 +31,8 @@ import copy
 import math
 import re
 
+from ansible_collections.cnai.platform.plugins.module_utils import inputs
+
 QUANTIZATIONS = ('none', 'bf16', 'fp16', 'fp8', 'awq', 'gptq', 'int8')
 DTYPES = ('auto', 'bfloat16', 'float16')
 TASKS = ('generate', 'embed')
@@ -103,17 +105,7 @@ class VllmManifestError(Exception):
 
 
 def _int(value, what, minimum=None):
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        n = int(value)
-        if float(value) != n:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise VllmManifestError('%s must be an integer, got %r' % (what, value))
-    if minimum is not None and n < minimum:
-        raise VllmManifestError('%s must be >= %d, got %d' % (what, minimum, n))
-    return n
+    return inputs.integer(value, what, minimum, error=VllmManifestError)
 
 
 def _float(value, what, low, high):
