@@ -79,12 +79,16 @@ lint: venv
 bench: venv
 	$(BIN)/python tests/bench/bench_mig_plan.py
 
-# Each layer adds its own targets and test stages in mk/<layer>.mk (TEST_STAGES += ...).
+# Each layer adds its own targets and test stages in mk/<layer>.mk: TEST_STAGES_EARLY += ... for stages that need
+# no testbed binaries (they run first, while .ci/run's background Go build of the testbed goes on), TEST_STAGES += ...
+# for the rest.
+TEST_STAGES_EARLY :=
 TEST_STAGES :=
 -include $(sort $(wildcard mk/*.mk))
 
 # The stages run one after another, each timed; the table (also in .cache/test-times.txt) shows where CI time goes.
-TEST_ALL = unit sanity lint $(TEST_STAGES) e2e
+# report-validate-e2e reads the cluster e2e leaves (see mk/report.mk).
+TEST_ALL = unit sanity lint $(TEST_STAGES_EARLY) $(TEST_STAGES) e2e report-validate-e2e
 
 test: venv
 	@mkdir -p .cache; : > .cache/test-times.txt; t_all=$$SECONDS; \
@@ -100,11 +104,13 @@ test: venv
 	echo "==> make test: all stages passed; stage times:"; cat .cache/test-times.txt
 
 # End to end: site.yml twice on the embedded default; the second run must change nothing.
+# Each run ends with its 25 slowest tasks (ansible.posix.profile_tasks): where the e2e time goes.
+E2E_PROFILE := ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=25
 e2e: venv up
 	@echo "==> e2e: playbooks/site.yml, first run"
-	$(BIN)/ansible-playbook playbooks/site.yml
+	$(E2E_PROFILE) $(BIN)/ansible-playbook playbooks/site.yml
 	@echo "==> e2e: playbooks/site.yml, second run (must report changed=0 everywhere)"
-	$(BIN)/ansible-playbook playbooks/site.yml | tee .cache/e2e-second-run.log | tail -12
+	$(E2E_PROFILE) $(BIN)/ansible-playbook playbooks/site.yml | tee .cache/e2e-second-run.log | tail -40
 	@if grep -E ' changed=[1-9]' .cache/e2e-second-run.log; then echo "e2e: the second run changed something" >&2; exit 1; fi
 	@echo "==> e2e: second run changed nothing"
 

@@ -19,4 +19,4 @@ docs: venv
 	@echo "==> docs site (.cache/docs/html)"
 	bash docs/site/build.sh
 
-TEST_STAGES += docs-lint importer docs
+TEST_STAGES_EARLY += docs-lint importer docs

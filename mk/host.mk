@@ -28,4 +28,5 @@ host-verify-selftest: venv
 host-lint: venv
 	$(BIN)/ansible-lint --offline roles/nvidia_driver roles/container_toolkit playbooks/host.yml
 
-TEST_STAGES += host-verify-selftest molecule-host
+# No testbed needed: they run early, while the background Go build of the testbed finishes (Makefile).
+TEST_STAGES_EARLY += host-verify-selftest molecule-host

@@ -34,4 +34,5 @@ obs-otelcol: venv testbed-build
 operations: venv
 	$(BIN)/ansible-playbook playbooks/operations.yml
 
-TEST_STAGES += obs-rules obs-dashboards molecule-observability
+TEST_STAGES_EARLY += obs-rules obs-dashboards
+TEST_STAGES += molecule-observability

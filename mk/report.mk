@@ -5,10 +5,11 @@
 #                         Chromium, GPUs/instances counted against plan.yaml; screenshot in .cache/test-artifacts/
 #   make report-validate  playbooks/validate.yml on the local testbed: the run report's content, and an unhealthy
 #                         model giving a non-zero exit that names it (tests/report/test_validate_playbook.py)
+#   make report-validate-e2e  the same on the testbed `make e2e` left, deploying nothing (make test runs this one)
 
 CHROMIUM_INSTALL_TIMEOUT ?= 900
 
-.PHONY: chromium report-plan report-validate
+.PHONY: chromium report-plan report-validate report-validate-e2e
 
 chromium:
 	@if command -v chromium >/dev/null 2>&1; then echo "==> chromium: $$(chromium --version 2>/dev/null | head -1)"; \
@@ -38,4 +39,12 @@ report-validate: venv testbed-build
 	if [ $$started = 1 ] && [ "$${TESTBED_KEEP:-0}" != 1 ]; then $(TESTBED) down >/dev/null; echo "==> report: stopped the testbed it started"; fi; \
 	[ $$rc = 0 ] && echo "==> report-validate: passed in $$((SECONDS - t0)) s"; exit $$rc
 
-TEST_STAGES += report-plan report-validate
+# report-validate-e2e: the same tests on the testbed `make e2e` left running, without deploying again (how
+# `make test` runs them: after e2e, which saves a rollout of the GPU and services layers).
+report-validate-e2e: venv
+	@echo "==> report: validate.yml on the testbed e2e deployed (run report content, unhealthy model -> non-zero exit)"
+	@$(TESTBED) status >/dev/null 2>&1 || { echo "report-validate-e2e: the testbed is not up; run make e2e first (or make report-validate)" >&2; exit 1; }
+	@t0=$$SECONDS; REPORT_VALIDATE_AFTER_E2E=1 PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_playbook.py; \
+	  echo "==> report-validate-e2e: passed in $$((SECONDS - t0)) s"
+
+TEST_STAGES_EARLY += report-plan

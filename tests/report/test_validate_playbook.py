@@ -4,7 +4,8 @@
 """playbooks/validate.yml on the local testbed: the run report's content, then an unhealthy model -> non-zero exit.
 
 Needs the testbed running (``make up``, or ``make report-validate`` which starts it). The GPU and services layers
-are rolled out first (gpu.yml, services.yml: idempotent, so a testbed that has them only re-checks). What the
+are rolled out first (gpu.yml, services.yml: idempotent, so a testbed that has them only re-checks), except after
+``make e2e`` (``make report-validate-e2e``, the way ``make test`` runs it), where site.yml has just deployed them. What the
 simulation cannot show: KWOK marks scheduled pods Ready, so "ready" here proves scheduling on the planned GPU
 resources, not that vLLM answers; no operator reconciles the stores or Argo CD, so those layers read "not deployed"
 (their healthy/unhealthy logic is unit-tested). The monitoring layer is checked for real when operations.yml has run
@@ -53,6 +54,11 @@ def apps():
 
 @pytest.fixture(scope='module')
 def deployed(apps):
+    # After `make e2e` (REPORT_VALIDATE_AFTER_E2E=1, how `make test` runs it) site.yml has just deployed every
+    # layer on this testbed: nothing to roll out again.
+    if os.environ.get('REPORT_VALIDATE_AFTER_E2E') == '1':
+        assert apps[0].list_namespaced_deployment(NAMESPACE).items, 'REPORT_VALIDATE_AFTER_E2E=1 but no model in ' + NAMESPACE
+        return apps
     # services.yml now ends with the AI gateway, whose wiring check needs the OpenTelemetry collector of
     # operations.yml; this test does not install the monitoring stack, so the gateway sends no OTLP here.
     for name, extra in (('gpu.yml', ()), ('services.yml', ('-e', 'ai_gateway_otlp_enabled=false'))):
