@@ -147,6 +147,9 @@ def run(module):
     p = module.params
     kinds = kp.scan_kinds(p['kinds'], p['keep'])
     dyn = _client(p['kubeconfig'], p['context'])
+    # The client caches discovery per API server address in the temp dir; a CRD deleted since (or another
+    # cluster at the same address) would make a cached kind answer 404. Discover afresh.
+    dyn.resources.invalidate_cache()
     selector = ','.join('%s=%s' % kv for kv in sorted((p['label_selector'] or {}).items())) or None
     live, scanned, skipped = [], [], []
     for k in kinds:
