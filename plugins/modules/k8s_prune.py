@@ -122,6 +122,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.cnai.platform.plugins.module_utils import cluster_preflight as cp
 from ansible_collections.cnai.platform.plugins.module_utils import k8s_prune as kp
 
 try:
@@ -136,11 +137,13 @@ else:
 
 
 def _client(kubeconfig, context):
-    kubeconfig = kubeconfig or os.environ.get('K8S_AUTH_KUBECONFIG') or None
-    if kubeconfig or os.environ.get('KUBECONFIG') or os.path.exists(os.path.expanduser('~/.kube/config')):
-        return DynamicClient(k8s_config.new_client_from_config(config_file=kubeconfig, context=context or None))
-    k8s_config.load_incluster_config()
-    return DynamicClient(ApiClient())
+    # the same search as cnai.platform.cluster_preflight: the option, K8S_AUTH_KUBECONFIG, $KUBECONFIG,
+    # ~/.kube/config, then the in-cluster service account
+    path, dummy = cp.find_kubeconfig(kubeconfig or os.environ.get('K8S_AUTH_KUBECONFIG') or '')
+    if path is None:
+        k8s_config.load_incluster_config()
+        return DynamicClient(ApiClient())
+    return DynamicClient(k8s_config.new_client_from_config(config_file=path, context=context or None))
 
 
 def run(module):
@@ -195,7 +198,7 @@ def main():
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=K8S_ERROR)
     try:
         module.exit_json(**run(module))
-    except kp.PruneError as exc:
+    except (kp.PruneError, cp.PreflightError) as exc:
         module.fail_json(msg='k8s_prune: %s' % exc)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg='k8s_prune: %s: %s' % (type(exc).__name__, exc), exception=traceback.format_exc())
