@@ -9,6 +9,8 @@
 # The image tag and the cached tarball are keyed by a hash of this script, so editing it rebuilds.
 # Needs root (debootstrap, podman storage). Installs podman, runc and debootstrap when missing.
 set -euo pipefail
+# debootstrap (and apt-get) live in sbin, which a non-login or minimal PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
