@@ -11,6 +11,8 @@ CHROMIUM_INSTALL_TIMEOUT ?= 900
 
 .PHONY: chromium report-plan report-validate report-validate-e2e
 
+REPORT_VALIDATE_PYTEST = PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_playbook.py
+
 chromium:
 	@if command -v chromium >/dev/null 2>&1; then echo "==> chromium: $$(chromium --version 2>/dev/null | head -1)"; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
@@ -35,7 +37,7 @@ report-validate: venv testbed-build
 	@echo "==> report: validate.yml on the local testbed (run report content, unhealthy model -> non-zero exit)"
 	@t0=$$SECONDS; started=0; \
 	if ! $(TESTBED) status >/dev/null 2>&1; then $(TESTBED) up && started=1 || exit 1; fi; \
-	rc=0; PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_playbook.py || rc=$$?; \
+	rc=0; $(REPORT_VALIDATE_PYTEST) || rc=$$?; \
 	if [ $$started = 1 ] && [ "$${TESTBED_KEEP:-0}" != 1 ]; then $(TESTBED) down >/dev/null; echo "==> report: stopped the testbed it started"; fi; \
 	[ $$rc = 0 ] && echo "==> report-validate: passed in $$((SECONDS - t0)) s"; exit $$rc
 
@@ -44,7 +46,7 @@ report-validate: venv testbed-build
 report-validate-e2e: venv
 	@echo "==> report: validate.yml on the testbed e2e deployed (run report content, unhealthy model -> non-zero exit)"
 	@$(TESTBED) status >/dev/null 2>&1 || { echo "report-validate-e2e: the testbed is not up; run make e2e first (or make report-validate)" >&2; exit 1; }
-	@t0=$$SECONDS; REPORT_VALIDATE_AFTER_E2E=1 PATH="$(dir $(TESTBED_BIN_HELM)/helm):$$PATH" $(BIN)/python -m pytest -q tests/unit/plugins/module_utils/test_validate_report.py tests/report/test_validate_playbook.py; \
+	@t0=$$SECONDS; REPORT_VALIDATE_AFTER_E2E=1 $(REPORT_VALIDATE_PYTEST); \
 	  echo "==> report-validate-e2e: passed in $$((SECONDS - t0)) s"
 
 TEST_STAGES_EARLY += report-plan

@@ -154,7 +154,7 @@ def run(module):
     # cluster at the same address) would make a cached kind answer 404. Discover afresh.
     dyn.resources.invalidate_cache()
     selector = ','.join('%s=%s' % kv for kv in sorted((p['label_selector'] or {}).items())) or None
-    live, scanned, skipped = [], [], []
+    live, scanned, skipped, served = [], [], [], {}
     for k in kinds:
         name = '%s/%s' % (k['apiVersion'], k['kind'])
         try:
@@ -163,6 +163,7 @@ def run(module):
             skipped.append(name)
             continue
         scanned.append(name)
+        served[(k['apiVersion'], k['kind'])] = resource
         for ns in sorted(set(p['namespaces'])):
             items = resource.get(namespace=ns, label_selector=selector, _request_timeout=p['timeout'])
             live.extend(item.to_dict() for item in items.items)
@@ -170,7 +171,8 @@ def run(module):
                                  p['protect_kinds'])
     if not module.check_mode:
         for ref in pruned:
-            resource = dyn.resources.get(api_version=ref['apiVersion'], kind=ref['kind'])
+            # listed through that resource above, so the object reads back with its apiVersion
+            resource = served[(ref['apiVersion'], ref['kind'])]
             try:
                 resource.delete(name=ref['name'], namespace=ref['namespace'], _request_timeout=p['timeout'],
                                 body={'propagationPolicy': 'Background'})
